@@ -1,0 +1,80 @@
+"""{{ cookiecutter.project_name }}: {{ cookiecutter.description }}"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+{% if cookiecutter.example_api == 'yes' %}
+from {{ cookiecutter.package_name }}.api import api_bp
+from {{ cookiecutter.package_name }}.cli import register_commands
+{%- endif %}
+from {{ cookiecutter.package_name }}.config import Config, as_config, settings_of
+from {{ cookiecutter.package_name }}.errors import register_error_handlers
+from {{ cookiecutter.package_name }}.extensions import cache, compress, db, migrate
+from {{ cookiecutter.package_name }}.health import health_bp
+from {{ cookiecutter.package_name }}.perf import register_perf_tools
+
+__all__ = ["create_app"]
+
+
+def create_app(config: str | Config | type[Config] | None = None) -> Flask:
+    """Build the application; `config` is a name (development, testing, production) or object.
+
+    Without an argument the configuration is chosen by APP_ENV.
+    """
+    app = Flask(__name__)
+    load_settings(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+{%- if cookiecutter.example_api == 'yes' %}
+    register_cli(app)
+{%- endif %}
+    register_perf_tools(app)
+{%- if cookiecutter.use_celery == 'yes' %}
+    register_celery(app)
+{%- endif %}
+    return app
+
+
+def load_settings(app: Flask, config: str | Config | type[Config] | None) -> None:
+    """Apply the selected configuration and fill in the instance-folder SQLite default."""
+    app.config.from_mapping(settings_of(as_config(config)))
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        database_path = Path(app.instance_path) / "app.db"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{database_path}"
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the module-level extensions to this app."""
+    db.init_app(app)
+    migrate.init_app(app, db)
+    cache.init_app(app)
+    compress.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the HTTP endpoints."""
+    app.register_blueprint(health_bp)
+{%- if cookiecutter.example_api == 'yes' %}
+    app.register_blueprint(api_bp)
+{%- endif %}
+{%- if cookiecutter.example_api == 'yes' %}
+
+
+def register_cli(app: Flask) -> None:
+    """Add the project's `flask` commands (seed, create-demo-user)."""
+    register_commands(app)
+{%- endif %}
+{%- if cookiecutter.use_celery == 'yes' %}
+
+
+def register_celery(app: Flask) -> None:
+    """Bind Celery to this app so tasks run inside its application context."""
+    # Imported here because the Celery module may itself import this package.
+    from {{ cookiecutter.package_name }}.celery_app import init_celery
+
+    init_celery(app)
+{%- endif %}

@@ -1,0 +1,221 @@
+{%- set needs_redis = cookiecutter.cache_backend == 'redis' or (cookiecutter.use_celery == 'yes' and cookiecutter.celery_broker == 'redis') -%}
+"""Settings from the environment, one class per APP_ENV (development, testing, production).
+
+Development runs on embedded defaults so `make dev` works with nothing installed;
+production refuses to start until every real service is configured.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# Values that must never sign production tokens: the dev constant below and the
+# placeholders people copy from examples.
+DEV_SECRET_KEY = "dev-insecure-secret-key"
+KNOWN_DEFAULT_SECRET_KEYS = frozenset(
+    {DEV_SECRET_KEY, "change-me", "changeme", "secret", "dev", "development", "replace-me"}
+)
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment cannot run the selected configuration."""
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    """Return the variable, treating an empty value as unset."""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_int(name: str, default: int) -> int:
+    """Return the variable as an int, failing with the variable's name when malformed."""
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    """Return the variable as a float, failing with the variable's name when malformed."""
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Return the variable as a bool: 1/true/yes/on are true, anything else false."""
+    raw = env_str(name)
+    if raw is None:
+        return default
+    return raw.lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Settings shared by every environment; subclasses change only what differs."""
+
+    ENV_NAME = "base"
+    DEBUG = False
+    TESTING = False
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = env_str("SECRET_KEY", self.default_secret_key())
+        # None means "SQLite in the instance folder"; the factory fills in the path.
+        self.SQLALCHEMY_DATABASE_URI = env_str("DATABASE_URL", self.default_database_url())
+        self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+        self.REDIS_URL = env_str("REDIS_URL")
+        # Uploads above this size are refused with 413 before the body is read.
+        self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+        # Bearer tokens are signed, not stored: this is how long one stays valid.
+        self.AUTH_TOKEN_MAX_AGE = env_int("AUTH_TOKEN_MAX_AGE", 3600)
+        # Readiness checks give up after this long so /readyz never hangs a probe.
+        self.READINESS_TIMEOUT_SECONDS = env_float("READINESS_TIMEOUT_SECONDS", 2.0)
+        self.JSON_SORT_KEYS = False
+        self.init_performance_settings()
+
+    def default_secret_key(self) -> str | None:
+        """Secret used when SECRET_KEY is unset; production has none."""
+        return DEV_SECRET_KEY
+
+    def default_database_url(self) -> str | None:
+        """Database used when DATABASE_URL is unset; None selects instance-folder SQLite."""
+        return None
+
+    # --- Performance tooling (E3) ---
+    def init_performance_settings(self) -> None:
+        """Cache, compression, database pool{% if cookiecutter.use_celery == 'yes' %}, Celery{% endif %} and profiler settings."""
+{%- if cookiecutter.cache_backend == 'redis' %}
+        cache_redis_url = env_str("CACHE_REDIS_URL", self.REDIS_URL)
+        self.CACHE_TYPE = "RedisCache" if cache_redis_url else "SimpleCache"
+        self.CACHE_REDIS_URL = cache_redis_url
+{%- else %}
+        self.CACHE_TYPE = "NullCache"
+{%- endif %}
+        self.CACHE_DEFAULT_TIMEOUT = env_int("CACHE_DEFAULT_TIMEOUT", 300)
+        self.CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "{{ cookiecutter.project_slug }}:")
+        self.ITEMS_LIST_CACHE_SECONDS = env_int("ITEMS_LIST_CACHE_SECONDS", 30)
+        self.ITEM_DETAIL_CACHE_SECONDS = env_int("ITEM_DETAIL_CACHE_SECONDS", 60)
+        self.COMPRESS_LEVEL = env_int("COMPRESS_LEVEL", 6)
+{%- if cookiecutter.compression == 'br+gzip' %}
+        self.COMPRESS_BR_LEVEL = env_int("COMPRESS_BR_LEVEL", 4)
+        self.COMPRESS_ALGORITHM = ["br", "gzip"]
+{%- else %}
+        self.COMPRESS_ALGORITHM = ["gzip"]
+{%- endif %}
+        self.COMPRESS_MIN_SIZE = env_int("COMPRESS_MIN_SIZE", 500)
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+{%- if cookiecutter.use_celery == 'yes' %}
+{%- if cookiecutter.celery_broker == 'redis' %}
+        self.CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", self.REDIS_URL)
+{%- else %}
+        self.CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+{%- endif %}
+        # Without a broker, tasks run inline so development needs no worker.
+        self.CELERY_TASK_ALWAYS_EAGER = env_bool(
+            "CELERY_TASK_ALWAYS_EAGER", self.CELERY_BROKER_URL is None
+        )
+{%- endif %}
+        self.SLOW_QUERY_MS = env_int("SLOW_QUERY_MS", 200)
+        self.PROFILER_ENABLED = env_bool("PROFILER_ENABLED", False)
+
+    # --- End of performance tooling ---
+
+    def validate(self) -> None:
+        """Raise ConfigError when this configuration cannot run; the base accepts anything."""
+
+
+class DevelopmentConfig(Config):
+    """Embedded defaults: SQLite, in-process cache{% if cookiecutter.use_celery == 'yes' %}, eager Celery{% endif %}."""
+
+    ENV_NAME = "development"
+    DEBUG = True
+
+
+class TestingConfig(Config):
+    """Isolated settings for pytest; conftest.py points it at a throwaway database."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def default_database_url(self) -> str | None:
+        """An in-memory database unless a test supplies one."""
+        return "sqlite://"
+
+
+class ProductionConfig(Config):
+    """Real services only: refuses to start while any of them is missing."""
+
+    ENV_NAME = "production"
+
+    def default_secret_key(self) -> str | None:
+        """No fallback: a production secret must come from the environment."""
+        return None
+
+    def validate(self) -> None:
+        """Refuse a missing or well-known secret and missing service URLs."""
+        if not self.SECRET_KEY:
+            raise ConfigError("SECRET_KEY is not set; production needs a random secret")
+        if self.SECRET_KEY in KNOWN_DEFAULT_SECRET_KEYS:
+            raise ConfigError("SECRET_KEY is a known default; set a random secret")
+        if not self.SQLALCHEMY_DATABASE_URI:
+            raise ConfigError("DATABASE_URL is not set; production needs a real database")
+{%- if cookiecutter.cache_backend == 'redis' %}
+        if not self.CACHE_REDIS_URL:
+            raise ConfigError("REDIS_URL is not set; production caches in Redis")
+{%- endif %}
+{%- if cookiecutter.use_celery == 'yes' %}
+        if not self.CELERY_BROKER_URL:
+            raise ConfigError(
+{%- if cookiecutter.celery_broker == 'redis' %}
+                "CELERY_BROKER_URL (or REDIS_URL) is not set; production needs a Celery broker"
+{%- else %}
+                "CELERY_BROKER_URL is not set; production needs a RabbitMQ broker"
+{%- endif %}
+            )
+        if self.CELERY_TASK_ALWAYS_EAGER:
+            raise ConfigError("CELERY_TASK_ALWAYS_EAGER must be off in production")
+{%- endif %}
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None) -> Config:
+    """Build the configuration named by `name` or by APP_ENV (default: development)."""
+    selected = (name or env_str("APP_ENV", "development") or "development").lower()
+    try:
+        config_class = CONFIGS[selected]
+    except KeyError as exc:
+        choices = ", ".join(CONFIGS)
+        raise ConfigError(f"APP_ENV={selected!r} is unknown; choose one of {choices}") from exc
+    return config_class()
+
+
+def as_config(config: str | object | None) -> object:
+    """Accept a config name, class or instance and return a validated instance."""
+    if config is None or isinstance(config, str):
+        instance: object = load_config(config)
+    elif isinstance(config, type):
+        instance = config()
+    else:
+        instance = config
+    validate = getattr(instance, "validate", None)
+    if callable(validate):
+        validate()
+    return instance
+
+
+def settings_of(config: object) -> dict[str, Any]:
+    """The upper-case attributes of a config object, as Flask reads them."""
+    return {key: getattr(config, key) for key in dir(config) if key.isupper()}

@@ -1,0 +1,69 @@
+"""JSON error bodies for the API and health endpoints, so clients never parse HTML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+JSON_PATH_PREFIXES = ("/api/", "/healthz", "/readyz")
+
+
+class ApiError(Exception):
+    """An error a view raises to answer with a JSON body and the given status."""
+
+    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.fields = fields or {}
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer JSON for API paths and JSON clients; keep Werkzeug's pages elsewhere."""
+    app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(InternalServerError, handle_internal_error)
+
+
+def wants_json() -> bool:
+    """True for API and health paths, and for clients that prefer JSON over HTML."""
+    if request.path.startswith(JSON_PATH_PREFIXES) or request.path == "/api":
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json"
+
+
+def error_response(status: int, message: str, fields: dict[str, Any] | None = None) -> Response:
+    """The one error body shape: {"error": {"status", "message", "fields"?}}."""
+    body: dict[str, Any] = {"status": status, "message": message}
+    if fields:
+        body["fields"] = fields
+    response = jsonify(error=body)
+    response.status_code = status
+    return response
+
+
+def handle_api_error(error: ApiError) -> ResponseReturnValue:
+    """Errors raised on purpose by views, e.g. validation failures (422)."""
+    return error_response(error.status, error.message, error.fields)
+
+
+def handle_http_exception(error: HTTPException) -> ResponseReturnValue:
+    """404, 405, 413 and friends: JSON where the client expects it."""
+    if not wants_json():
+        return error
+    response = error_response(error.code or 500, error.description or error.name)
+    valid_methods = getattr(error, "valid_methods", None)
+    if valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
+    return response
+
+
+def handle_internal_error(error: InternalServerError) -> ResponseReturnValue:
+    """Unhandled exceptions (Flask has logged them): answer without leaking details."""
+    if not wants_json():
+        return error
+    return error_response(500, "Internal server error")
