@@ -1,0 +1,1 @@
+"""Side-by-side benchmark of a baked project (`make bench`); see run.py."""

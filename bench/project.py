@@ -1,0 +1,144 @@
+"""The baked project and its services: bake, throwaway PostgreSQL database, Redis DB, seed."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import redis
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+POSTGRES_ADMIN_URL = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_BASE_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+# A Redis DB number nobody else on the shared host uses: the run flushes it at the end.
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "14"))
+COMMAND_TIMEOUT_S = 120
+
+
+class SetupError(RuntimeError):
+    """Baking, migrating or seeding the project failed."""
+
+
+@dataclass(frozen=True)
+class BakedProject:
+    """A generated project on disk and what run.py needs to know about it."""
+
+    root: Path
+    package: str
+    context: dict[str, str]
+
+    @property
+    def gunicorn_config(self) -> Path:
+        """The project's own gunicorn.conf.py."""
+        return self.root / "gunicorn.conf.py"
+
+
+def run_checked(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> str:
+    """Run a setup command; raise SetupError with its output when it fails."""
+    finished = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S
+    )
+    if finished.returncode != 0:
+        raise SetupError(
+            f"{' '.join(argv)} failed ({finished.returncode}):\n{finished.stdout}{finished.stderr}"
+        )
+    return finished.stdout
+
+
+def bake(output_dir: Path, **context: str) -> BakedProject:
+    """Bake the template with its defaults plus context into output_dir."""
+    overrides = [f"{key}={value}" for key, value in context.items()]
+    run_checked(
+        [
+            str(VENV_BIN / "cookiecutter"),
+            "--no-input",
+            "-f",
+            "-o",
+            str(output_dir),
+            str(TEMPLATE_DIR),
+            *overrides,
+        ],
+        cwd=TEMPLATE_DIR,
+    )
+    roots = [path for path in output_dir.iterdir() if (path / "gunicorn.conf.py").exists()]
+    if len(roots) != 1:
+        raise SetupError(f"expected one baked project in {output_dir}, found {roots}")
+    packages = [path.name for path in (roots[0] / "src").iterdir() if (path / "wsgi.py").exists()]
+    if len(packages) != 1:
+        raise SetupError(f"expected one package with wsgi.py in {roots[0] / 'src'}: {packages}")
+    return BakedProject(root=roots[0], package=packages[0], context=dict(context))
+
+
+def database_url(name: str, driver: str = "postgresql+psycopg") -> str:
+    """SQLAlchemy URL of the throwaway database on the admin server."""
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].split("://", 1)[1]
+    return f"{driver}://{base}/{name}"
+
+
+def create_database() -> str:
+    """Create a uniquely named throwaway database and return its name."""
+    name = f"bench_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_database(name: str) -> None:
+    """Drop the throwaway database, closing any connection still open on it."""
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def redis_url() -> str:
+    """URL of the benchmark's dedicated Redis DB."""
+    return f"{REDIS_BASE_URL}/{REDIS_DB}"
+
+
+def flush_redis() -> None:
+    """Empty the benchmark's dedicated Redis DB (and only that one)."""
+    client = redis.Redis.from_url(redis_url())
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def app_environment(project: BakedProject, database: str, **extra: str) -> dict[str, str]:
+    """Production settings for the app against the throwaway services."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("GUNICORN_", "WEB_CONCURRENCY", "DB_POOL", "PROFILE", "FLASK_"))
+    }
+    env.update(
+        APP_ENV="production",
+        SECRET_KEY=secrets.token_hex(32),
+        DATABASE_URL=database_url(database),
+        REDIS_URL=redis_url(),
+        CELERY_BROKER_URL=redis_url(),
+        CELERY_TASK_ALWAYS_EAGER="0",
+        PYTHONPATH=str(project.root / "src"),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    env.update(extra)
+    return env
+
+
+def flask_cli(project: BakedProject, env: dict[str, str], *args: str) -> str:
+    """Run `flask --app <pkg>.wsgi <args>` inside the project."""
+    argv = [sys.executable, "-m", "flask", "--app", f"{project.package}.wsgi", *args]
+    return run_checked(argv, cwd=project.root, env=env)
+
+
+def migrate_and_seed(project: BakedProject, env: dict[str, str], items: int) -> None:
+    """Create the schema with the project's migrations and seed `items` rows."""
+    flask_cli(project, env, "db", "upgrade")
+    flask_cli(project, env, "seed", "--items", str(items))

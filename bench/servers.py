@@ -1,0 +1,158 @@
+"""Start, probe, measure and stop the server processes of one benchmark run."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+STARTUP_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+class ServerError(RuntimeError):
+    """A server did not come up, died, or answered a probe wrongly."""
+
+
+@dataclass
+class Server:
+    """One process we started, the port it serves on and where its output goes."""
+
+    name: str
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        """The PID we started (a gunicorn or nginx master, or `flask run`)."""
+        return self.process.pid
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines the server wrote, to explain a failure."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the kernel picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(
+    name: str, argv: list[str], *, port: int, env: dict[str, str], cwd: Path, log_dir: Path
+) -> Server:
+    """Start argv in its own session with output to log_dir/<name>.log."""
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return Server(name=name, process=process, port=port, log_path=log_path)
+
+
+def http_get(
+    port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 10.0
+) -> tuple[int, dict[str, str], bytes]:
+    """One GET on loopback: status, headers (lower-case names) and the raw body as sent."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        body = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+    finally:
+        connection.close()
+
+
+def wait_until_up(server: Server, path: str, timeout: float = STARTUP_TIMEOUT_S) -> None:
+    """Poll path until it answers 200; raise ServerError if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    last_problem = "no answer yet"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise ServerError(
+                f"{server.name} exited with {server.process.returncode} before serving:\n"
+                f"{server.log_tail()}"
+            )
+        try:
+            status, _, body = http_get(server.port, path, timeout=2.0)
+        except OSError as exc:
+            last_problem = repr(exc)
+        else:
+            if status == 200:
+                return
+            last_problem = f"HTTP {status}: {body[:300]!r}"
+        time.sleep(0.2)
+    raise ServerError(
+        f"{server.name} did not answer 200 on {path} within {timeout:.0f}s "
+        f"({last_problem}):\n{server.log_tail()}"
+    )
+
+
+def stop_server(server: Server) -> None:
+    """Stop the process we started by its PID: TERM, then KILL if it lingers."""
+    if server.process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(server.pid, signal.SIGTERM)
+        if not _exited_unreaped(server.pid, STOP_TIMEOUT_S):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(server.pid, signal.SIGKILL)
+            _exited_unreaped(server.pid, STOP_TIMEOUT_S)
+        # The exited but unreaped master still holds its PID, so its process group (our
+        # session) cannot belong to anyone else yet: kill any worker left behind in it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(server.pid, signal.SIGKILL)
+    server.process.wait(timeout=STOP_TIMEOUT_S)
+
+
+def _exited_unreaped(pid: int, timeout: float) -> bool:
+    """Wait until pid has exited without reaping it; False if it is still running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of pid (gunicorn workers of a master), from /proc."""
+    children_file = Path(f"/proc/{pid}/task/{pid}/children")
+    with contextlib.suppress(OSError):
+        return [int(child) for child in children_file.read_text().split()]
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # The command name may hold spaces; the fields after its closing parenthesis do not.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                children.append(int(stat.parent.name))
+    return sorted(children)
+
+
+def rss_megabytes(pid: int) -> float:
+    """Resident set size of pid in MB (VmRSS from /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    raise ServerError(f"no VmRSS for pid {pid}")
+
+
+def worker_rss_megabytes(master_pid: int) -> list[float]:
+    """RSS of every worker (child) of a gunicorn master, in MB."""
+    sizes = []
+    for pid in child_pids(master_pid):
+        with contextlib.suppress(OSError):
+            sizes.append(round(rss_megabytes(pid), 1))
+    return sizes
