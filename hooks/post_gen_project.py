@@ -1,0 +1,143 @@
+"""Finish a freshly baked project: drop files of unchosen options, write secrets.
+
+Cookiecutter renders this file with Jinja and runs it inside the new project
+directory. It works offline: no network, no package installs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+# The answers, rendered by cookiecutter as JSON so that no answer (quotes,
+# backslashes) can break this file's syntax. Parsed in main() so that tests can
+# import this module unrendered.
+ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
+
+# When an option has the given value, the listed paths (relative to the project,
+# glob patterns allowed, ``{package}`` and ``{slug}`` filled in) are removed.
+# Every part of the template adds its own entries here; a path that does not
+# exist is fine (the same table serves templates at different stages).
+PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
+    ("use_celery", "no"): (
+        "src/{package}/celery_app.py",
+        "src/{package}/tasks.py",
+        "src/{package}/api/reports.py",
+        "tests/test_celery_*.py",
+        "tests/test_reports.py",
+    ),
+    ("example_api", "no"): (
+        "src/{package}/api",
+        "tests/test_items.py",
+        "tests/test_auth.py",
+        "tests/test_uploads.py",
+        "tests/test_reports.py",
+    ),
+    ("load_balancer", "nginx"): ("deploy/haproxy",),
+    ("load_balancer", "haproxy"): ("deploy/nginx",),
+    ("load_balancer", "none"): ("deploy/nginx", "deploy/haproxy"),
+    ("use_docker", "no"): ("Dockerfile", "compose.yaml", ".dockerignore"),
+    ("ci", "github"): (".gitlab-ci.yml",),
+    ("ci", "gitlab"): (".github",),
+    ("ci", "none"): (".github", ".gitlab-ci.yml"),
+}
+
+ENV_EXAMPLE = ".env.example"
+ENV_FILE = ".env"
+ANSWERS_FILE = ".cookiecutter.json"
+SECRET_KEY_BYTES = 48
+
+
+def paths_to_remove(answers: dict) -> list[str]:
+    """Patterns of the files that belong to options the user did not choose."""
+    patterns: list[str] = []
+    for (option, value), paths in PATHS_BY_OPTION.items():
+        if answers.get(option) == value:
+            patterns.extend(
+                path.format(package=answers["package_name"], slug=answers["project_slug"])
+                for path in paths
+            )
+    return patterns
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file or a directory tree; a missing path is fine."""
+    if path.is_dir() and not path.is_symlink():
+        for child in sorted(path.rglob("*"), reverse=True):
+            if child.is_dir() and not child.is_symlink():
+                child.rmdir()
+            else:
+                child.unlink()
+        path.rmdir()
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def remove_unused_files(project: Path, answers: dict) -> None:
+    """Delete every path of every unchosen option (glob patterns allowed)."""
+    for pattern in paths_to_remove(answers):
+        for path in sorted(project.glob(pattern)):
+            remove_path(path)
+
+
+def remove_empty_directories(project: Path) -> None:
+    """Drop directories that removals (or the template) left empty, deepest first."""
+    for directory, _subdirs, _files in os.walk(project, topdown=False):
+        path = Path(directory)
+        if path != project and not any(path.iterdir()):
+            path.rmdir()
+
+
+def env_with_secret_key(example_text: str, secret_key: str) -> str:
+    """The .env.example text with SECRET_KEY set (replaced, or appended if absent)."""
+    lines = example_text.splitlines()
+    assignment = f"SECRET_KEY={secret_key}"
+    for index, line in enumerate(lines):
+        if line.startswith("SECRET_KEY=") or line.startswith("# SECRET_KEY="):
+            lines[index] = assignment
+            break
+    else:
+        lines.append(assignment)
+    return "\n".join(lines) + "\n"
+
+
+def write_secret_key(project: Path) -> None:
+    """Write .env from .env.example with a fresh random SECRET_KEY for this bake."""
+    example = project / ENV_EXAMPLE
+    example_text = example.read_text(encoding="utf-8") if example.exists() else ""
+    env_file = project / ENV_FILE
+    env_file.write_text(
+        env_with_secret_key(example_text, secrets.token_urlsafe(SECRET_KEY_BYTES)),
+        encoding="utf-8",
+    )
+    # The file holds a secret: readable by its owner only.
+    env_file.chmod(0o600)
+
+
+def public_answers(answers: dict) -> dict:
+    """The user's answers, without cookiecutter's private ``_`` keys."""
+    return {key: value for key, value in answers.items() if not key.startswith("_")}
+
+
+def record_answers(project: Path, answers: dict) -> None:
+    """Save the answers in replay format: ``cookiecutter --replay-file`` re-bakes."""
+    replay = {"cookiecutter": public_answers(answers)}
+    (project / ANSWERS_FILE).write_text(json.dumps(replay, indent=2) + "\n", encoding="utf-8")
+
+
+def main() -> int:
+    """Finish the project in the current directory (cookiecutter's cwd for hooks)."""
+    answers = json.loads(ANSWERS_JSON)
+    project = Path.cwd()
+    remove_unused_files(project, answers)
+    remove_empty_directories(project)
+    write_secret_key(project)
+    record_answers(project, answers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Shared helpers for the template's tests: bake, run, require services, processes.
+
+Import from here (``from support import bake, run_in_project``): the modules
+behind these names may move, these names will not.
+"""
+
+from support.baking import DEFAULT_OPTIONS, bake, project_files
+from support.commands import CommandFailed, project_env, run_in_project, run_python
+from support.paths import TEMPLATE_DIR, VENV_BIN
+from support.processes import (
+    ManagedProcess,
+    free_port,
+    running_process,
+    start_process,
+    stop_process_group,
+    wait_for_http,
+)
+from support.services import (
+    SERVICES,
+    in_ci,
+    require_executable,
+    require_service,
+    service_is_up,
+)
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "SERVICES",
+    "TEMPLATE_DIR",
+    "VENV_BIN",
+    "CommandFailed",
+    "ManagedProcess",
+    "bake",
+    "free_port",
+    "in_ci",
+    "project_env",
+    "project_files",
+    "require_executable",
+    "require_service",
+    "run_in_project",
+    "run_python",
+    "running_process",
+    "service_is_up",
+    "start_process",
+    "stop_process_group",
+    "wait_for_http",
+]
