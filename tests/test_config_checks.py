@@ -1,0 +1,200 @@
+"""Baked deployment files pass their own tools' checks, for every choice that shapes them.
+
+- `gunicorn --check-config` loads gunicorn.conf.py and the app for each worker class.
+- nginx: the loopback file `make stack` renders and the production fragment (wrapped in a
+  minimal http{} context) pass `nginx -t`, for every balancing strategy.
+- HAProxy: both files pass `haproxy -c`, for every strategy.
+- `make check-config`, the user's own command, passes on the default bake.
+
+nginx and haproxy are required under CI (.ci/run installs them); locally a missing one
+skips with the command that installs it.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import bake, require_executable, run_in_project, run_python
+
+WORKER_CLASSES = ("gthread", "sync", "gevent")
+STRATEGIES = ("least_conn", "round_robin", "ip_hash", "weighted")
+# Three instances, so a loop that renders one server too few or too many shows.
+INSTANCES = 3
+
+# The upstream directive each strategy must produce (round robin is nginx's default).
+NGINX_STRATEGY_LINE = {
+    "least_conn": "least_conn;",
+    "ip_hash": "ip_hash;",
+    "round_robin": None,
+    "weighted": None,
+}
+HAPROXY_BALANCE = {
+    "least_conn": "balance leastconn",
+    "ip_hash": "balance source",
+    "round_robin": "balance roundrobin",
+    "weighted": "balance roundrobin",
+}
+
+
+@pytest.fixture(scope="module")
+def bakes(tmp_path_factory: pytest.TempPathFactory):
+    """Bake each option set once per module: `bakes(load_balancer="nginx", ...)`."""
+    cache: dict[tuple, Path] = {}
+
+    def _bake(**options: str) -> Path:
+        key = tuple(sorted(options.items()))
+        if key not in cache:
+            # No database server or broker: these checks load the app on its defaults.
+            answers = {"database": "sqlite", "use_celery": "no", **options}
+            cache[key] = bake(tmp_path_factory.mktemp("config-check"), **answers)
+        return cache[key]
+
+    return _bake
+
+
+def render_loopback_config(project: Path, stack_dir: Path) -> Path:
+    """Have the project's stack script render its loopback load balancer file."""
+    result = run_python(
+        project,
+        "scripts/stack.py",
+        "render",
+        env={"STACK_DIR": str(stack_dir), "APP_INSTANCES": str(INSTANCES)},
+    )
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def check_command(args: list[str], cwd: Path) -> None:
+    """Run a config checker; fail with its output when it rejects the file."""
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"`{' '.join(args)}` failed:\n{result.stdout}{result.stderr}"
+
+
+# --- gunicorn ---
+
+
+@pytest.mark.parametrize("worker_class", WORKER_CLASSES)
+def test_gunicorn_check_config_passes(bakes, worker_class: str) -> None:
+    project = bakes(gunicorn_worker_class=worker_class, load_balancer="none")
+    run_python(
+        project,
+        "-m",
+        "gunicorn",
+        "--check-config",
+        "-c",
+        "gunicorn.conf.py",
+        "perf_service.wsgi:app",
+        timeout=120,
+    )
+    printed = run_python(
+        project,
+        "-m",
+        "gunicorn",
+        "--print-config",
+        "-c",
+        "gunicorn.conf.py",
+        "perf_service.wsgi:app",
+    ).stdout
+    assert re.search(rf"^worker_class\s*=\s*{worker_class}$", printed, re.MULTILINE)
+    assert re.search(r"^keepalive\s*=\s*75$", printed, re.MULTILINE)
+    assert "%(D)s" in printed, "the access log must carry the request time in microseconds"
+
+
+def test_gunicorn_settings_follow_the_environment(bakes) -> None:
+    project = bakes(gunicorn_worker_class="gthread", load_balancer="none")
+    env = {"GUNICORN_BIND": "127.0.0.1:9123", "WEB_CONCURRENCY": "3", "GUNICORN_THREADS": "7"}
+    printed = run_python(
+        project,
+        "-m",
+        "gunicorn",
+        "--print-config",
+        "-c",
+        "gunicorn.conf.py",
+        "perf_service.wsgi:app",
+        env=env,
+    ).stdout
+    assert re.search(r"^bind\s*=\s*\['127.0.0.1:9123'\]$", printed, re.MULTILINE)
+    assert re.search(r"^workers\s*=\s*3$", printed, re.MULTILINE)
+    assert re.search(r"^threads\s*=\s*7$", printed, re.MULTILINE)
+
+
+# --- nginx ---
+
+
+def nginx_test(nginx: str, config: Path, prefix: Path) -> None:
+    """`nginx -t` with the prefix and early error log in a writable directory."""
+    error_log = prefix / "nginx-test-error.log"
+    check_command([nginx, "-t", "-p", str(prefix), "-c", str(config), "-e", str(error_log)], prefix)
+
+
+def wrap_http_fragment(fragment: Path, prefix: Path) -> Path:
+    """A minimal nginx.conf whose http{} includes the production fragment."""
+    temp_paths = "\n".join(
+        f"    {kind}_temp_path {prefix}/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    wrapper = prefix / "wrapper.conf"
+    wrapper.write_text(
+        f"pid {prefix}/nginx.pid;\nerror_log {prefix}/error.log;\nevents {{}}\n"
+        f"http {{\n    access_log off;\n{temp_paths}\n    include {fragment};\n}}\n"
+    )
+    return wrapper
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_nginx_configs_pass_nginx_t(bakes, tmp_path: Path, strategy: str) -> None:
+    nginx = require_executable("nginx")
+    project = bakes(load_balancer="nginx", lb_strategy=strategy, app_instances=str(INSTANCES))
+    production = project / "deploy" / "nginx" / "perf-service.conf"
+
+    loopback = render_loopback_config(project, tmp_path / "stack")
+    nginx_test(nginx, loopback, loopback.parent)
+    nginx_test(nginx, wrap_http_fragment(production, tmp_path), tmp_path)
+
+    for config in (loopback, production):
+        text = re.sub(r"#.*", "", config.read_text())  # directives only
+        servers = re.findall(
+            r"^\s*server 127\.0\.0\.1:\d+ max_fails=\d+ fail_timeout=\w+", text, re.M
+        )
+        assert len(servers) == INSTANCES, f"{config.name}: {servers}"
+        if NGINX_STRATEGY_LINE[strategy]:
+            assert NGINX_STRATEGY_LINE[strategy] in text
+        assert ("weight=" in text) == (strategy == "weighted")
+        assert 'proxy_set_header Connection "";' in text
+        assert "non_idempotent" not in text, "nginx must never retry POST/PATCH"
+        assert "@" not in text, f"unrendered placeholder in {config}"
+
+
+# --- HAProxy ---
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_haproxy_configs_pass_haproxy_c(bakes, tmp_path: Path, strategy: str) -> None:
+    haproxy = require_executable("haproxy")
+    project = bakes(load_balancer="haproxy", lb_strategy=strategy, app_instances=str(INSTANCES))
+    production = project / "deploy" / "haproxy" / "perf-service.cfg"
+    loopback = render_loopback_config(project, tmp_path / "stack")
+
+    for config in (loopback, production):
+        check_command([haproxy, "-c", "-f", str(config)], tmp_path)
+        text = re.sub(r"#.*", "", config.read_text())  # directives only
+        assert HAPROXY_BALANCE[strategy] in text
+        assert len(re.findall(r"^\s*server web\d+ 127\.0\.0\.1:\d+", text, re.M)) == INSTANCES
+        assert ("weight " in text) == (strategy == "weighted")
+        assert "http-check send meth GET uri /healthz" in text
+        assert "option redispatch" in text
+
+
+# --- The user's own command ---
+
+
+@pytest.mark.parametrize("balancer", ("nginx", "haproxy"))
+def test_make_check_config_passes(bakes, balancer: str) -> None:
+    require_executable(balancer)
+    project = bakes(load_balancer=balancer)
+    result = run_in_project(project, "make", "check-config", f"PYTHON={sys.executable}")
+    assert result.stdout.count(": ok") == 2, result.stdout
