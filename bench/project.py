@@ -13,7 +13,10 @@ import psycopg
 import redis
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
+sys.path.insert(0, str(TEMPLATE_DIR / "tests"))
+import support  # noqa: E402  (the template tests' shared helpers, tests/support/)
+
+VENV_BIN = support.VENV_BIN
 POSTGRES_ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -55,26 +58,12 @@ def run_checked(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None
 
 def bake(output_dir: Path, **context: str) -> BakedProject:
     """Bake the template with its defaults plus context into output_dir."""
-    overrides = [f"{key}={value}" for key, value in context.items()]
-    run_checked(
-        [
-            str(VENV_BIN / "cookiecutter"),
-            "--no-input",
-            "-f",
-            "-o",
-            str(output_dir),
-            str(TEMPLATE_DIR),
-            *overrides,
-        ],
-        cwd=TEMPLATE_DIR,
-    )
-    roots = [path for path in output_dir.iterdir() if (path / "gunicorn.conf.py").exists()]
-    if len(roots) != 1:
-        raise SetupError(f"expected one baked project in {output_dir}, found {roots}")
-    packages = [path.name for path in (roots[0] / "src").iterdir() if (path / "wsgi.py").exists()]
+    # The template tests' helper bakes with an isolated cookiecutter config (no ~/ writes).
+    root = support.bake(output_dir, **context)
+    packages = [path.name for path in (root / "src").iterdir() if (path / "wsgi.py").exists()]
     if len(packages) != 1:
-        raise SetupError(f"expected one package with wsgi.py in {roots[0] / 'src'}: {packages}")
-    return BakedProject(root=roots[0], package=packages[0], context=dict(context))
+        raise SetupError(f"expected one package with wsgi.py in {root / 'src'}: {packages}")
+    return BakedProject(root=root, package=packages[0], context=dict(context))
 
 
 def database_url(name: str, driver: str = "postgresql+psycopg") -> str:

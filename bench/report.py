@@ -168,8 +168,8 @@ def render_markdown(results: dict) -> str:
             f"| {verdict.name} | {format_value(verdict)} | {format_target(verdict)} | "
             f"{status_text(verdict)} |"
         )
-    for note in results.get("notes", []):
-        lines += ["", f"- {note}"]
+    if results.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in results["notes"]]
     return "\n".join(lines) + "\n"
 
 

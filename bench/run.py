@@ -42,6 +42,7 @@ from bench.servers import (
     ServerError,
     free_port,
     http_get,
+    render_local_nginx,
     start_server,
     stop_server,
     wait_until_up,
@@ -261,6 +262,60 @@ def measure_uncached(run: Run, project: BakedProject, env: dict) -> None:
     run.stop(server)
 
 
+def measure_behind_nginx(run: Run, project: BakedProject, env: dict) -> None:
+    """Row 4: two app instances behind the project's own loopback nginx config."""
+    # Two workers per instance, as `make stack` runs them (scripts/stack.py).
+    env = {**env, "WEB_CONCURRENCY": "2"}
+    instances = []
+    for number in (1, 2):
+        port = free_port()
+        name = f"app-instance-{number}"
+        instances.append(
+            run.start(
+                name,
+                gunicorn_argv(
+                    project.gunicorn_config, f"{project.package}.wsgi:app", port, run, name
+                ),
+                port=port,
+                env=env,
+                cwd=project.root,
+                ready_path="/healthz",
+            )
+        )
+    nginx_dir = run.build_dir / "nginx"
+    nginx_dir.mkdir()
+    lb_port = free_port()
+    config = nginx_dir / "nginx.conf"
+    config.write_text(
+        render_local_nginx(
+            (project.root / "deploy" / "nginx" / "local.conf.template").read_text(),
+            run_dir=nginx_dir,
+            log_dir=run.log_dir,
+            lb_port=lb_port,
+            upstream_ports=[instance.port for instance in instances],
+        )
+    )
+    nginx = run.start(
+        "nginx",
+        ["nginx", "-p", str(nginx_dir), "-c", str(config), "-e", str(run.log_dir / "nginx.err")],
+        port=lb_port,
+        env=env,
+        cwd=nginx_dir,
+        ready_path="/healthz",
+    )
+    expect_ok(lb_port, LIST_PATH)
+    run.measure_row(
+        "4",
+        report.NGINX,
+        "generated app via nginx upstream, 2 instances x 2 workers (as make stack)",
+        lb_port,
+        LIST_PATH,
+    )
+    for number, instance in enumerate(instances, start=1):
+        run.record_memory(f"generated app (instance {number} behind nginx, row 4)", instance)
+    run.stop(nginx, *instances)
+
+
 def measure_naive(run: Run, env: dict) -> None:
     """Row 5: the hand-written naive app under `flask run`, then under default gunicorn."""
     naive_env = {
@@ -372,6 +427,7 @@ def benchmark(run: Run) -> dict:
         body = measure_cached_app(run, project, env)
         measure_ceiling(run, project, env, body)
         measure_uncached(run, uncached, app_environment(uncached, database))
+        measure_behind_nginx(run, project, env)
         measure_naive(run, env)
         return collect_results(run, project)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -156,3 +157,27 @@ def worker_rss_megabytes(master_pid: int) -> list[float]:
         with contextlib.suppress(OSError):
             sizes.append(round(rss_megabytes(pid), 1))
     return sizes
+
+
+def render_local_nginx(
+    template: str, *, run_dir: Path, log_dir: Path, lb_port: int, upstream_ports: list[int]
+) -> str:
+    """Fill the @NAME@ placeholders of the project's deploy/nginx/local.conf.template."""
+    upstreams = "\n".join(
+        f"        server 127.0.0.1:{port} max_fails=3 fail_timeout=10s;" for port in upstream_ports
+    )
+    rendered = (
+        template.replace("@RUN_DIR@", str(run_dir))
+        .replace("@LOG_DIR@", str(log_dir))
+        .replace("@LB_PORT@", str(lb_port))
+        .replace("@UPSTREAM_SERVERS@", upstreams)
+    )
+    directives = "\n".join(
+        line for line in rendered.splitlines() if not line.lstrip().startswith("#")
+    )
+    leftover = re.findall(r"@[A-Z_]+@", directives)
+    if leftover:
+        raise ServerError(
+            f"local.conf.template has placeholders the bench does not know: {leftover}"
+        )
+    return rendered
