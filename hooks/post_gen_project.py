@@ -28,9 +28,17 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/api/reports.py",
         "tests/test_celery_*.py",
         "tests/test_reports.py",
+        # E2: the report service only serves the reports endpoint.
+        "src/{package}/services/reports.py",
     ),
     ("example_api", "no"): (
         "src/{package}/api",
+        # E2: models, services, seed commands and the migration of the example domain.
+        "src/{package}/models.py",
+        "src/{package}/cli.py",
+        "src/{package}/services",
+        "migrations/versions/*_initial_schema.py",
+        "tests/test_cli.py",
         "tests/test_items.py",
         "tests/test_auth.py",
         "tests/test_uploads.py",
