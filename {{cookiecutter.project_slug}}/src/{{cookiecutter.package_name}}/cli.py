@@ -1,7 +1,86 @@
 """Project `flask` commands: demo data for development and load tests."""
 
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+import click
 from flask import Flask
+from sqlalchemy import func, insert, select
+
+from {{ cookiecutter.package_name }}.extensions import db
+from {{ cookiecutter.package_name }}.models import Item, User
+from {{ cookiecutter.package_name }}.services.item_cache import invalidate_items
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "demo-password"
+SEED_BATCH_SIZE = 1000
+PRODUCT_WORDS = (
+    "Anvil", "Bracket", "Cable", "Dynamo", "Flange", "Gasket", "Hinge", "Lever",
+    "Nozzle", "Pulley", "Rotor", "Sprocket", "Valve", "Washer", "Widget", "Yoke",
+)  # fmt: skip
 
 
 def register_commands(app: Flask) -> None:
     """Attach the commands to the app's CLI group."""
+    app.cli.add_command(seed)
+    app.cli.add_command(create_demo_user_command)
+
+
+@click.command("seed")
+@click.option("--items", "item_count", default=10_000, show_default=True, type=click.IntRange(0))
+@click.option("--random-seed", default=42, show_default=True, help="Same seed, same data.")
+def seed(item_count: int, random_seed: int) -> None:
+    """Fill the database up to ITEMS items and create the demo user (safe to re-run)."""
+    user_created = ensure_demo_user()
+    added = seed_items(item_count, random.Random(random_seed))
+    if added:
+        invalidate_items()
+    total = db.session.scalar(select(func.count(Item.id)))
+    click.echo(f"items: {added} added, {total} in total; demo user {describe(user_created)}")
+
+
+@click.command("create-demo-user")
+def create_demo_user_command() -> None:
+    """Create the demo user (demo / demo-password) used by the docs and load tests."""
+    created = ensure_demo_user()
+    click.echo(f"demo user {describe(created)}")
+
+
+def describe(created: bool) -> str:
+    """Human wording for whether the demo user was new."""
+    return "created" if created else "already present"
+
+
+def ensure_demo_user(username: str = DEMO_USERNAME, password: str = DEMO_PASSWORD) -> bool:
+    """Create the user unless it exists; True when it was created."""
+    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+        return False
+    user = User(username=username)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return True
+
+
+def seed_items(target: int, rng: random.Random) -> int:
+    """Insert items until the table holds `target`; returns how many were added."""
+    existing = db.session.scalar(select(func.count(Item.id))) or 0
+    missing = max(0, target - existing)
+    for start in range(existing, existing + missing, SEED_BATCH_SIZE):
+        stop = min(start + SEED_BATCH_SIZE, existing + missing)
+        db.session.execute(insert(Item), [demo_item(number, rng) for number in range(start, stop)])
+        db.session.commit()
+    return missing
+
+
+def demo_item(number: int, rng: random.Random) -> dict[str, object]:
+    """One plausible catalogue row; prices and stock vary so reports have something to sum."""
+    word = PRODUCT_WORDS[number % len(PRODUCT_WORDS)]
+    return {
+        "name": f"{word} {number + 1:05d}",
+        "description": f"Demo {word.lower()} number {number + 1} for load tests.",
+        "price": Decimal(rng.randint(100, 99_999)) / 100,
+        "quantity": rng.randint(0, 500),
+    }

@@ -77,7 +77,6 @@ class Config:
         self.AUTH_TOKEN_MAX_AGE = env_int("AUTH_TOKEN_MAX_AGE", 3600)
         # Readiness checks give up after this long so /readyz never hangs a probe.
         self.READINESS_TIMEOUT_SECONDS = env_float("READINESS_TIMEOUT_SECONDS", 2.0)
-        self.JSON_SORT_KEYS = False
         self.init_performance_settings()
 
     def default_secret_key(self) -> str | None:
@@ -90,40 +89,117 @@ class Config:
 
     # --- Performance tooling (E3) ---
     def init_performance_settings(self) -> None:
-        """Cache, compression, database pool{% if cookiecutter.use_celery == 'yes' %}, Celery{% endif %} and profiler settings."""
+        """Cache, compression{% if cookiecutter.use_celery == 'yes' %}, Celery{% endif %}, slow-query and profiler settings (pool: see below)."""
+        self.init_cache_settings()
+        self.init_compression_settings()
+{%- if cookiecutter.use_celery == 'yes' %}
+        self.init_celery_settings()
+{%- endif %}
+        # Statements at least this slow are logged with their duration (perf/slow_queries.py).
+        self.SLOW_QUERY_MS = env_int("SLOW_QUERY_MS", 200)
+        self.init_profiler_settings()
+
+    def init_cache_settings(self) -> None:
+        """Response cache: {% if cookiecutter.cache_backend == 'redis' %}Redis when configured, else in-process{% else %}turned off (NullCache){% endif %}."""
 {%- if cookiecutter.cache_backend == 'redis' %}
         cache_redis_url = env_str("CACHE_REDIS_URL", self.REDIS_URL)
+        # SimpleCache is per process: fine for `make dev`, wrong behind a load balancer,
+        # which is why production refuses to start without a Redis URL.
         self.CACHE_TYPE = "RedisCache" if cache_redis_url else "SimpleCache"
         self.CACHE_REDIS_URL = cache_redis_url
+        if cache_redis_url:
+            # A dead or hanging Redis must cost milliseconds, not the default
+            # no-timeout wait with three retries: fail fast and let the circuit breaker
+            # (CACHE_BREAKER_SECONDS) serve uncached until Redis answers again.
+            socket_timeout = env_float("CACHE_SOCKET_TIMEOUT", 0.25)
+            self.CACHE_OPTIONS = {
+                "socket_connect_timeout": socket_timeout,
+                "socket_timeout": socket_timeout,
+                "retry": None,
+            }
 {%- else %}
         self.CACHE_TYPE = "NullCache"
+        # NullCache is the chosen setting, not an accident: no warning at every start.
+        self.CACHE_NO_NULL_WARNING = True
 {%- endif %}
+        self.CACHE_BREAKER_SECONDS = env_float("CACHE_BREAKER_SECONDS", 5.0)
         self.CACHE_DEFAULT_TIMEOUT = env_int("CACHE_DEFAULT_TIMEOUT", 300)
+        # One Redis can serve several projects and environments: keys never collide.
         self.CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "{{ cookiecutter.project_slug }}:")
+        # Short list TTL: pages shift on every insert; details change less often.
         self.ITEMS_LIST_CACHE_SECONDS = env_int("ITEMS_LIST_CACHE_SECONDS", 30)
         self.ITEM_DETAIL_CACHE_SECONDS = env_int("ITEM_DETAIL_CACHE_SECONDS", 60)
+
+    def init_compression_settings(self) -> None:
+        """Flask-Compress: {% if cookiecutter.compression == 'br+gzip' %}brotli for clients that accept it, else gzip{% else %}gzip{% endif %}."""
+        # gzip 6 is the usual size/CPU balance; 9 costs far more CPU for ~1 % less.
         self.COMPRESS_LEVEL = env_int("COMPRESS_LEVEL", 6)
 {%- if cookiecutter.compression == 'br+gzip' %}
+        # Brotli 4 compresses JSON better than gzip 6 at similar CPU; 11 is for static files.
         self.COMPRESS_BR_LEVEL = env_int("COMPRESS_BR_LEVEL", 4)
         self.COMPRESS_ALGORITHM = ["br", "gzip"]
 {%- else %}
         self.COMPRESS_ALGORITHM = ["gzip"]
 {%- endif %}
+        # Below ~500 bytes the headers and CPU cost more than the bytes saved.
         self.COMPRESS_MIN_SIZE = env_int("COMPRESS_MIN_SIZE", 500)
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.COMPRESS_MIMETYPES = [
+            "application/json",
+            "application/problem+json",
+            "text/csv",
+            "text/html",
+            "text/plain",
+        ]
+        # Nothing here streams; a streamed body is sent as is rather than chunk-compressed.
+        self.COMPRESS_STREAMS = False
+
+    @property
+    def SQLALCHEMY_ENGINE_OPTIONS(self) -> dict[str, Any]:  # noqa: N802 (Flask reads upper case)
+        """Pool sized from the gunicorn concurrency (perf/pool.py), matching the database URL.
+
+        Computed when read, so a test that swaps SQLALCHEMY_DATABASE_URI gets options its
+        backend accepts.
+        """
+        # Imported here: perf modules import this one.
+        from {{ cookiecutter.package_name }}.perf.pool import engine_options
+
+        return engine_options(self.SQLALCHEMY_DATABASE_URI)
 {%- if cookiecutter.use_celery == 'yes' %}
+
+    def init_celery_settings(self) -> None:
+        """Celery broker, eager mode and time limits (celery_app.py maps them)."""
 {%- if cookiecutter.celery_broker == 'redis' %}
         self.CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", self.REDIS_URL)
 {%- else %}
+        # e.g. amqp://guest:guest@127.0.0.1:5672//
         self.CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 {%- endif %}
         # Without a broker, tasks run inline so development needs no worker.
         self.CELERY_TASK_ALWAYS_EAGER = env_bool(
             "CELERY_TASK_ALWAYS_EAGER", self.CELERY_BROKER_URL is None
         )
+        # The soft limit raises inside the task so it can record the failure; the hard
+        # limit kills the worker process if the task ignores that.
+        self.CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
+        self.CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 150)
+{%- if cookiecutter.celery_broker == 'redis' %}
+        # A task not acknowledged within this many seconds is handed to another worker:
+        # it must exceed the longest task (and any countdown), or tasks run twice.
+        self.CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
 {%- endif %}
-        self.SLOW_QUERY_MS = env_int("SLOW_QUERY_MS", 200)
+{%- endif %}
+
+    def init_profiler_settings(self) -> None:
+        """Profiler toggle (perf/profiler.py): off unless PROFILER_ENABLED=1."""
         self.PROFILER_ENABLED = env_bool("PROFILER_ENABLED", False)
+        self.PROFILER_ALLOW_IN_PRODUCTION = env_bool("PROFILER_ALLOW_IN_PRODUCTION", False)
+        # None: `profiles/` in the instance folder.
+        self.PROFILE_DIR = env_str("PROFILE_DIR")
+        # Applies to the per-request summary on stderr: top 30 lines by cumulative time.
+        self.PROFILER_RESTRICTIONS = parse_restrictions(env_str("PROFILER_RESTRICTIONS", "30"))
+        self.PROFILER_SORT_BY = [
+            key.strip() for key in (env_str("PROFILER_SORT_BY", "cumulative") or "").split(",")
+        ]
 
     # --- End of performance tooling ---
 

@@ -14,11 +14,18 @@ JSON_PATH_PREFIXES = ("/api/", "/healthz", "/readyz")
 class ApiError(Exception):
     """An error a view raises to answer with a JSON body and the given status."""
 
-    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        fields: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.fields = fields or {}
+        self.headers = headers or {}
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -48,7 +55,9 @@ def error_response(status: int, message: str, fields: dict[str, Any] | None = No
 
 def handle_api_error(error: ApiError) -> ResponseReturnValue:
     """Errors raised on purpose by views, e.g. validation failures (422)."""
-    return error_response(error.status, error.message, error.fields)
+    response = error_response(error.status, error.message, error.fields)
+    response.headers.update(error.headers)
+    return response
 
 
 def handle_http_exception(error: HTTPException) -> ResponseReturnValue:

@@ -1,0 +1,88 @@
+"""Stateless bearer tokens: signed with SECRET_KEY, verified without touching the database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from {{ cookiecutter.package_name }}.api.validation import json_object, require_valid
+from {{ cookiecutter.package_name }}.errors import ApiError
+from {{ cookiecutter.package_name }}.extensions import db
+from {{ cookiecutter.package_name }}.models import User
+
+auth_bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+TOKEN_SALT = "api-access-token"
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def token_serializer() -> URLSafeTimedSerializer:
+    """The signer for access tokens; the salt keeps them apart from other signed data."""
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=TOKEN_SALT)
+
+
+def issue_token(user: User) -> str:
+    """A signed token naming the user; its age is checked on every request."""
+    return token_serializer().dumps({"uid": user.id, "username": user.username})
+
+
+def verify_token(token: str) -> dict[str, Any]:
+    """The token's claims, or a 401 when it is forged, malformed or expired."""
+    max_age = current_app.config["AUTH_TOKEN_MAX_AGE"]
+    try:
+        claims = token_serializer().loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise unauthorized("Token expired") from None
+    except BadSignature:
+        raise unauthorized("Invalid token") from None
+    return cast(dict[str, Any], claims)
+
+
+def unauthorized(message: str) -> ApiError:
+    """A 401 error that tells the client which scheme to use (RFC 6750)."""
+    return ApiError(401, message, headers={"WWW-Authenticate": 'Bearer realm="api"'})
+
+
+def bearer_token() -> str:
+    """The token from `Authorization: Bearer <token>`, or a 401."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("Missing bearer token (Authorization: Bearer <token>)")
+    return token.strip()
+
+
+def token_required(view: View) -> View:
+    """Allow the view only with a valid bearer token; the claims go to `g.token_claims`."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.token_claims = verify_token(bearer_token())
+        return view(*args, **kwargs)
+
+    return cast(View, wrapper)
+
+
+@auth_bp.post("/login")
+def login() -> ResponseReturnValue:
+    """Exchange a username and password for an access token."""
+    data = json_object()
+    errors = {
+        field: "is required and must be a string"
+        for field in ("username", "password")
+        if not isinstance(data.get(field), str) or not data.get(field)
+    }
+    require_valid(errors)
+    user = db.session.scalar(select(User).where(User.username == data["username"]))
+    if user is None or not user.check_password(data["password"]):
+        raise unauthorized("Invalid username or password")
+    return jsonify(
+        access_token=issue_token(user),
+        token_type="Bearer",
+        expires_in=current_app.config["AUTH_TOKEN_MAX_AGE"],
+    )

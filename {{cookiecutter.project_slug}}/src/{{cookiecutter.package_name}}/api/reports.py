@@ -1,0 +1,29 @@
+"""Inventory reports: started by a POST, computed by a Celery worker, polled by id."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask.typing import ResponseReturnValue
+
+from {{ cookiecutter.package_name }}.api.auth import token_required
+from {{ cookiecutter.package_name }}.api.jobs import job_accepted, job_status
+from {{ cookiecutter.package_name }}.models import JobKind
+from {{ cookiecutter.package_name }}.services.jobs import create_job
+from {{ cookiecutter.package_name }}.tasks import generate_report
+
+reports_bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+@reports_bp.post("")
+@token_required
+def start_report() -> ResponseReturnValue:
+    """Queue an inventory report; answers 202 with the URL to poll."""
+    job = create_job(JobKind.REPORT)
+    generate_report.delay(job.id)
+    return job_accepted(job, "api.reports.report_status")
+
+
+@reports_bp.get("/<int:job_id>")
+def report_status(job_id: int) -> ResponseReturnValue:
+    """Status of a report: pending, running, done (with the totals) or failed."""
+    return job_status(job_id, JobKind.REPORT)

@@ -1,0 +1,66 @@
+"""CSV uploads of items: size-limited by MAX_CONTENT_LENGTH, imported as a background job."""
+
+from __future__ import annotations
+
+{% if cookiecutter.use_celery == 'no' %}from contextlib import suppress
+
+{% endif %}from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
+
+from {{ cookiecutter.package_name }}.api.auth import token_required
+from {{ cookiecutter.package_name }}.api.jobs import job_accepted, job_status
+from {{ cookiecutter.package_name }}.errors import ApiError
+from {{ cookiecutter.package_name }}.models import JobKind
+{%- if cookiecutter.use_celery == 'yes' %}
+from {{ cookiecutter.package_name }}.services.imports import CsvFormatError, check_header
+from {{ cookiecutter.package_name }}.services.jobs import create_job
+from {{ cookiecutter.package_name }}.tasks import import_items_csv
+{%- else %}
+from {{ cookiecutter.package_name }}.services.imports import (
+    CsvFormatError,
+    check_header,
+    run_import_job,
+)
+from {{ cookiecutter.package_name }}.services.jobs import create_job
+{%- endif %}
+
+uploads_bp = Blueprint("uploads", __name__, url_prefix="/uploads")
+
+
+@uploads_bp.post("")
+@token_required
+def upload_items_csv() -> ResponseReturnValue:
+    """Accept a CSV (multipart field `file`) and answer 202 with the import's status URL."""
+    job = create_job(JobKind.IMPORT, payload=uploaded_csv_text())
+{%- if cookiecutter.use_celery == 'yes' %}
+    import_items_csv.delay(job.id)
+{%- else %}
+    # Without a task queue the import runs inside the request; the answer has the same
+    # shape, and a failure is recorded on the job, which the client polls.
+    with suppress(Exception):
+        run_import_job(job.id)
+{%- endif %}
+    return job_accepted(job, "api.uploads.upload_status")
+
+
+@uploads_bp.get("/<int:job_id>")
+def upload_status(job_id: int) -> ResponseReturnValue:
+    """Status of an import: pending, running, done (with counts) or failed."""
+    return job_status(job_id, JobKind.IMPORT)
+
+
+def uploaded_csv_text() -> str:
+    """The uploaded file as text with a usable header, or a 422 naming the `file` field."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ApiError(422, "Upload a CSV file", {"file": "is required (multipart field)"})
+    try:
+        text = upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ApiError(422, "Upload a CSV file", {"file": "must be UTF-8 text"}) from None
+    try:
+        check_header(text)
+    except CsvFormatError as exc:
+        raise ApiError(422, "Upload a CSV file", {"file": str(exc)}) from None
+    return text
+

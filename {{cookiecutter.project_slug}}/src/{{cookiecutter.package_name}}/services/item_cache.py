@@ -1,0 +1,66 @@
+"""Cache keys for item reads, and what a write makes stale.
+
+List pages are stored as (generation, body) under a key built from the query
+arguments. A write replaces the generation token, so every cached page goes stale at
+once with a single cache write and no key scan, and a read still costs one round trip
+(generation and page fetched together). Details are deleted by id after the write.
+Every call goes through the perf cache guard: a cache outage reads as misses.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from {{ cookiecutter.package_name }}.perf.cache_guard import guarded_cache_call
+
+LIST_GENERATION_KEY = "items:list:generation"
+
+
+def list_key(page: int, per_page: int) -> str:
+    """Key of one list page; it names every query argument that changes the body."""
+    return f"items:list?page={page}&per_page={per_page}"
+
+
+def detail_key(item_id: int) -> str:
+    """Key of one item's JSON body."""
+    return f"items:detail:{item_id}"
+
+
+def cached_list_page(page: int, per_page: int) -> bytes | None:
+    """The cached body of this page, if it was stored under the current generation."""
+    found = guarded_cache_call("get_many", LIST_GENERATION_KEY, list_key(page, per_page))
+    generation, entry = found if found else (None, None)
+    if generation is not None and isinstance(entry, tuple) and entry[0] == generation:
+        return entry[1]
+    return None
+
+
+def store_list_page(page: int, per_page: int, body: bytes, timeout: int) -> None:
+    """Cache a page body under the current generation (created on first use)."""
+    guarded_cache_call("add", LIST_GENERATION_KEY, new_generation(), timeout=0)
+    generation = guarded_cache_call("get", LIST_GENERATION_KEY)
+    if generation is not None:
+        guarded_cache_call("set", list_key(page, per_page), (generation, body), timeout=timeout)
+
+
+def cached_detail(item_id: int) -> bytes | None:
+    """The cached body of one item."""
+    return guarded_cache_call("get", detail_key(item_id))
+
+
+def store_detail(item_id: int, body: bytes, timeout: int) -> None:
+    """Cache one item's body."""
+    guarded_cache_call("set", detail_key(item_id), body, timeout=timeout)
+
+
+def invalidate_items(*item_ids: int) -> None:
+    """Forget every cached list page and the given items' details; call after the commit."""
+    # timeout=0: the token lives until replaced; an expiring one would revive old pages.
+    guarded_cache_call("set", LIST_GENERATION_KEY, new_generation(), timeout=0)
+    for item_id in item_ids:
+        guarded_cache_call("delete", detail_key(item_id))
+
+
+def new_generation() -> str:
+    """A random token: unlike a counter, it never repeats after an eviction."""
+    return uuid.uuid4().hex[:16]
