@@ -1,0 +1,64 @@
+# flask-perf-template: the template's own commands. `make help` lists them.
+# Needs only Python >= 3.11 (python3, or PYTHON3=/path/to/python3.12); everything
+# else is installed into .venv from requirements-dev.txt on first use.
+
+PYTHON3 ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Marker that the venv holds everything requirements-dev.txt lists (re-made when it changes).
+VENV_READY := $(VENV)/.requirements-installed
+# Parallel pytest workers for the non-live tiers (pytest-xdist); 0 runs in-process.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test test-fast test-live demo lint format clean distclean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "%-11s %s\n", $$1, $$2}'
+
+$(PY):
+	@$(PYTHON3) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "make: Python >= 3.11 is needed; $(PYTHON3) is " + sys.version.split()[0] + " (set PYTHON3=...)")'
+	$(PYTHON3) -m venv $(VENV)
+
+$(VENV_READY): requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV_READY) ## Create .venv with the template's dev tools and every generated dependency
+
+# Two runs: the non-live tests in parallel, then the live ones alone, so load and
+# latency measurements never share the two cores with the bake matrix.
+test: $(VENV_READY) ## Run every template test, live tiers included (services: see README)
+	$(PY) -m pytest -m "not live" -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-live
+
+test-fast: $(VENV_READY) ## Run the template tests without the live tier
+	$(PY) -m pytest -m "not live" -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+# pytest exits 5 when it selects no test: a live tier that is still empty is reported,
+# not failed (the non-live run above is what guarantees tests ran).
+test-live: $(VENV_READY) ## Run only the live tier (real gunicorn, nginx, haproxy, services)
+	@$(PY) -m pytest -m live $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make: no live tests selected"; exit 0; fi; exit $$status
+
+demo: $(VENV_READY) ## Bake the default project into build/demo, serve it, seed it, hit it (DEMO_KEEP=1 keeps it up)
+	$(PY) tools/demo.py
+
+lint: $(VENV_READY) ## Lint and format-check the template's own Python (hooks, tests, bench, tools)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(VENV_READY) ## Fix safe lint findings and format the template's own Python
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+clean: ## Remove build/ (demo, bakes) and caches; keeps .venv
+	rm -rf build .pytest_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean ## clean, and remove .venv too
+	rm -rf $(VENV)
+
+# --- bench (E6: the side-by-side benchmark of baked projects; its target goes here) ---

@@ -1,0 +1,267 @@
+"""`make demo`: bake the default project, serve it on loopback, seed it, hit it.
+
+Two modes (DEMO_MODE):
+- embedded: one gunicorn on SQLite, the in-process cache and eager Celery; needs
+  nothing but Python. The default on a machine without Redis and PostgreSQL.
+- stack: the baked project's `make stack` (instances + load balancer + worker) on
+  real PostgreSQL and Redis. Chosen by `auto` when both answer on loopback.
+
+Then, when the baked project has a `loadtest` target, a short gated load run.
+Everything it started is stopped before it exits, unless DEMO_KEEP=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from support import (  # noqa: E402  (the template tests' helpers, reused here)
+    ManagedProcess,
+    bake,
+    free_port,
+    project_env,
+    service_is_up,
+    start_process,
+    wait_for_http,
+)
+
+BUILD_DIR = REPO / "build" / "demo"
+PACKAGE = "perf_service"
+SEED_ITEMS = os.environ.get("DEMO_SEED_ITEMS", "1000")
+DEMO_DATABASE = "perf_service_demo"
+# A Redis database number of its own, so the demo never mixes keys with tests.
+DEMO_REDIS_URL = "redis://127.0.0.1:6379/9"
+# Variables that would point the embedded demo at real services.
+SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CACHE_REDIS_URL", "CELERY_BROKER_URL")
+LOADTEST_SECONDS = os.environ.get("DEMO_LOADTEST_SECONDS", "20")
+
+
+@dataclass
+class RunningDemo:
+    """Where the demo answers and how to stop it."""
+
+    base_url: str
+    mode: str
+    project: Path
+    env: dict[str, str]
+    server: ManagedProcess | None = None
+
+    def stop_command(self) -> str:
+        """The command a person runs to stop a kept demo."""
+        if self.server is not None:
+            return f"kill -TERM -{self.server.pid}"
+        return f"make -C {self.project} stack-stop"
+
+    def stop(self) -> None:
+        """Stop everything this demo started."""
+        if self.server is not None:
+            self.server.stop()
+        else:
+            make(self.project, "stack-stop", env=self.env, check=False)
+
+
+def say(message: str) -> None:
+    """Progress line, flushed so it shows up in order with child output."""
+    print(f"demo: {message}", flush=True)
+
+
+def make(
+    project: Path, *targets: str, env: dict[str, str], check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the baked project's Makefile on the template's venv."""
+    return subprocess.run(
+        ["make", "-C", str(project), f"PYTHON={sys.executable}", *targets],
+        env=env,
+        check=check,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def has_make_target(project: Path, target: str) -> bool:
+    """True when the baked Makefile defines ``target``."""
+    makefile = (project / "Makefile").read_text(encoding="utf-8")
+    return any(line.startswith(f"{target}:") for line in makefile.splitlines())
+
+
+def port_is_free(port: int) -> bool:
+    """True when nothing listens on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def preferred_port(variable: str, default: int) -> int:
+    """The port asked for, else the default when free, else any free port."""
+    if os.environ.get(variable):
+        return int(os.environ[variable])
+    return default if port_is_free(default) else free_port()
+
+
+def bake_fresh_project() -> Path:
+    """Bake the default answers into build/demo, replacing an earlier demo."""
+    if BUILD_DIR.exists():
+        old = next(BUILD_DIR.glob("*/.stack"), None)
+        if old is not None and (old.parent / "Makefile").exists():
+            # An earlier DEMO_KEEP=1 stack still runs from there: stop it first.
+            make(old.parent, "stack-stop", env=project_env(old.parent), check=False)
+        shutil.rmtree(BUILD_DIR)
+    project = bake(BUILD_DIR)
+    say(f"baked the default project into {project}")
+    return project
+
+
+def choose_mode(project: Path) -> str:
+    """embedded or stack, from DEMO_MODE (auto picks stack when services answer)."""
+    mode = os.environ.get("DEMO_MODE", "auto")
+    if mode != "auto":
+        return mode
+    services_up = service_is_up("postgresql") and service_is_up("redis")
+    if services_up and has_make_target(project, "stack"):
+        return "stack"
+    return "embedded"
+
+
+def embedded_env(project: Path) -> dict[str, str]:
+    """Environment for the embedded defaults: no service URL, development settings."""
+    env = project_env(project, {"APP_ENV": "development"})
+    for name in SERVICE_VARIABLES:
+        env.pop(name, None)
+    return env
+
+
+def create_demo_database() -> str:
+    """Create the demo's PostgreSQL database if missing; return its SQLAlchemy URL."""
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (DEMO_DATABASE,)
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DEMO_DATABASE}"')
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{DEMO_DATABASE}"
+
+
+def start_embedded(project: Path) -> RunningDemo:
+    """Migrate, seed and serve one gunicorn instance on the embedded defaults."""
+    env = embedded_env(project)
+    make(project, "seed", f"SEED_ITEMS={SEED_ITEMS}", env=env)
+    port = preferred_port("DEMO_PORT", 8000)
+    env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
+    env.setdefault("WEB_CONCURRENCY", "2")
+    server = start_process(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", f"{PACKAGE}.wsgi:app"],
+        cwd=project,
+        env=env,
+        log_path=project / "demo-gunicorn.log",
+    )
+    demo = RunningDemo(f"http://127.0.0.1:{port}", "embedded", project, env, server)
+    try:
+        wait_for_http(f"{demo.base_url}/healthz", timeout=60, process=server)
+    except BaseException:
+        demo.stop()
+        raise
+    return demo
+
+
+def start_stack(project: Path) -> RunningDemo:
+    """Seed PostgreSQL, then `make stack` (instances, load balancer, worker)."""
+    lb_port = preferred_port("DEMO_PORT", 8080)
+    base_port = free_port()
+    env = project_env(
+        project,
+        {
+            "APP_ENV": "development",
+            "DATABASE_URL": create_demo_database(),
+            "REDIS_URL": DEMO_REDIS_URL,
+            "LB_PORT": str(lb_port),
+            "APP_BASE_PORT": str(base_port),
+        },
+    )
+    make(project, "seed", f"SEED_ITEMS={SEED_ITEMS}", env=env)
+    demo = RunningDemo(f"http://127.0.0.1:{lb_port}", "stack", project, env)
+    try:
+        make(project, "stack", env=env)
+        wait_for_http(f"{demo.base_url}/healthz", timeout=60)
+    except BaseException:
+        demo.stop()
+        raise
+    return demo
+
+
+def fetch_json(url: str) -> tuple[int, dict]:
+    """GET a JSON endpoint; return status and body (error bodies included)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def hit_endpoints(demo: RunningDemo) -> None:
+    """Show that liveness, readiness and the example API answer."""
+    for path in ("/healthz", "/readyz", "/api/items?per_page=3"):
+        status, body = fetch_json(f"{demo.base_url}{path}")
+        summary = json.dumps(body)[:200]
+        say(f"GET {path} -> {status} {summary}")
+        if status != 200:
+            raise SystemExit(f"demo: {path} answered {status}; expected 200")
+
+
+def run_short_loadtest(demo: RunningDemo) -> None:
+    """The baked project's gated load test, short, when the project has one."""
+    if not has_make_target(demo.project, "loadtest"):
+        say("the baked project has no `loadtest` target yet; skipping the load run")
+        return
+    say(f"short gated load run ({LOADTEST_SECONDS}s) against {demo.base_url}")
+    env = {
+        **demo.env,
+        "LOCUST_HOST": demo.base_url,
+        "LOADTEST_HOST": demo.base_url,
+        "LOADTEST_RUN_TIME": f"{LOADTEST_SECONDS}s",
+        "LOCUST_RUN_TIME": f"{LOADTEST_SECONDS}s",
+    }
+    make(
+        demo.project,
+        "loadtest",
+        f"HOST={demo.base_url}",
+        f"RUN_TIME={LOADTEST_SECONDS}s",
+        env=env,
+    )
+
+
+def main() -> int:
+    """Bake, serve, seed, hit, load-test; stop unless DEMO_KEEP=1."""
+    project = bake_fresh_project()
+    mode = choose_mode(project)
+    say(f"mode: {mode} (DEMO_MODE=embedded|stack|auto to choose)")
+    demo = start_stack(project) if mode == "stack" else start_embedded(project)
+    keep = os.environ.get("DEMO_KEEP") == "1"
+    try:
+        hit_endpoints(demo)
+        run_short_loadtest(demo)
+    except BaseException:
+        demo.stop()
+        raise
+    if not keep:
+        demo.stop()
+    if keep:
+        say(f"running at {demo.base_url} ({mode}); stop it with: {demo.stop_command()}")
+    else:
+        say(f"served at {demo.base_url} ({mode}) and stopped; DEMO_KEEP=1 keeps it running")
+    say(f"the project is in {project}; `make -C {project} help` lists what it can do")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
