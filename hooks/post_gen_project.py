@@ -30,6 +30,8 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_reports.py",
         # E2: the report service only serves the reports endpoint.
         "src/{package}/services/reports.py",
+        # E5: the report/upload load-test user needs the reports endpoint.
+        "loadtests/users/reports.py",
     ),
     ("example_api", "no"): (
         "src/{package}/api",
@@ -43,6 +45,11 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_auth.py",
         "tests/test_uploads.py",
         "tests/test_reports.py",
+        # E5: load-test users of the example API; the health probe user stays.
+        "loadtests/users/api_client.py",
+        "loadtests/users/browsing.py",
+        "loadtests/users/reports.py",
+        "loadtests/users/session.py",
     ),
     ("load_balancer", "nginx"): ("deploy/haproxy",),
     ("load_balancer", "haproxy"): ("deploy/nginx",),
