@@ -54,7 +54,14 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
     ("load_balancer", "nginx"): ("deploy/haproxy",),
     ("load_balancer", "haproxy"): ("deploy/nginx",),
     ("load_balancer", "none"): ("deploy/nginx", "deploy/haproxy"),
-    ("use_docker", "no"): ("Dockerfile", "compose.yaml", ".dockerignore"),
+    ("use_docker", "no"): (
+        "Dockerfile",
+        "compose.yaml",
+        ".dockerignore",
+        # E4: the load balancer files compose.yaml mounts.
+        "deploy/nginx/compose.conf",
+        "deploy/haproxy/compose.cfg",
+    ),
     ("ci", "github"): (".gitlab-ci.yml",),
     ("ci", "gitlab"): (".github",),
     ("ci", "none"): (".github", ".gitlab-ci.yml"),
