@@ -264,4 +264,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except subprocess.CalledProcessError as error:
+        sys.exit(f"demo: `{' '.join(map(str, error.cmd[3:]))}` failed (exit {error.returncode})")
