@@ -11,9 +11,8 @@ from types import ModuleType
 
 import pytest
 from cookiecutter.exceptions import FailedHookException
-from cookiecutter.main import cookiecutter
 
-from support import TEMPLATE_DIR, project_files
+from support import TEMPLATE_DIR, project_files, rebake
 
 
 def load_hook(name: str) -> ModuleType:
@@ -272,13 +271,7 @@ def test_rebake_from_recorded_answers_reproduces_the_tree(bake_project, tmp_path
     original = bake_project(
         project_name="Orders API", database="mysql", load_balancer="haproxy", ci="gitlab"
     )
-    rebaked = Path(
-        cookiecutter(
-            str(TEMPLATE_DIR),
-            replay=str(original / ".cookiecutter.json"),
-            output_dir=str(tmp_path / "rebake"),
-        )
-    )
+    rebaked = rebake(original / ".cookiecutter.json", tmp_path / "rebake")
     assert rebaked.name == original.name == "orders-api"
     assert tree_snapshot(rebaked) == tree_snapshot(original)
 

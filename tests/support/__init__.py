@@ -4,7 +4,7 @@ Import from here (``from support import bake, run_in_project``): the modules
 behind these names may move, these names will not.
 """
 
-from support.baking import DEFAULT_OPTIONS, bake, project_files
+from support.baking import DEFAULT_OPTIONS, bake, project_files, rebake
 from support.commands import CommandFailed, project_env, run_in_project, run_python
 from support.paths import TEMPLATE_DIR, VENV_BIN
 from support.processes import (
@@ -35,6 +35,7 @@ __all__ = [
     "in_ci",
     "project_env",
     "project_files",
+    "rebake",
     "require_executable",
     "require_service",
     "run_in_project",

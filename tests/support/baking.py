@@ -56,6 +56,18 @@ def bake(output_dir: Path, **options: object) -> Path:
     return Path(project)
 
 
+def rebake(answers_file: Path, output_dir: Path) -> Path:
+    """Bake again from a project's recorded answers (its ``.cookiecutter.json``)."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    project = cookiecutter(
+        str(TEMPLATE_DIR),
+        replay=str(answers_file),
+        output_dir=str(output_dir),
+        config_file=str(_isolated_config_file()),
+    )
+    return Path(project)
+
+
 def project_files(project: Path) -> Iterator[Path]:
     """Every file of a baked project, skipping caches that tests themselves create."""
     skipped = {"__pycache__", ".pytest_cache", ".ruff_cache", ".venv", "instance"}
