@@ -224,19 +224,12 @@ def run_short_loadtest(demo: RunningDemo) -> None:
         say("the baked project has no `loadtest` target yet; skipping the load run")
         return
     say(f"short gated load run ({LOADTEST_SECONDS}s) against {demo.base_url}")
-    env = {
-        **demo.env,
-        "LOCUST_HOST": demo.base_url,
-        "LOADTEST_HOST": demo.base_url,
-        "LOADTEST_RUN_TIME": f"{LOADTEST_SECONDS}s",
-        "LOCUST_RUN_TIME": f"{LOADTEST_SECONDS}s",
-    }
     make(
         demo.project,
         "loadtest",
         f"HOST={demo.base_url}",
         f"RUN_TIME={LOADTEST_SECONDS}s",
-        env=env,
+        env=demo.env,
     )
 
 
