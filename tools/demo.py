@@ -260,4 +260,5 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except subprocess.CalledProcessError as error:
-        sys.exit(f"demo: `{' '.join(map(str, error.cmd[3:]))}` failed (exit {error.returncode})")
+        command = " ".join(str(part) for part in error.cmd if not str(part).startswith("PYTHON="))
+        sys.exit(f"demo: `{command}` failed (exit {error.returncode})")
