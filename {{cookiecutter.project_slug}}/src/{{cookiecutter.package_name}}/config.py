@@ -154,16 +154,24 @@ class Config:
         self.COMPRESS_STREAMS = False
 
     @property
-    def SQLALCHEMY_ENGINE_OPTIONS(self) -> dict[str, Any]:  # noqa: N802 (Flask reads upper case)
+    def SQLALCHEMY_ENGINE_OPTIONS(self) -> dict[str, Any]:
         """Pool sized from the gunicorn concurrency (perf/pool.py), matching the database URL.
 
         Computed when read, so a test that swaps SQLALCHEMY_DATABASE_URI gets options its
         backend accepts.
         """
+        overridden = self.__dict__.get("_engine_options")
+        if overridden is not None:
+            return overridden
         # Imported here: perf modules import this one.
         from {{ cookiecutter.package_name }}.perf.pool import engine_options
 
         return engine_options(self.SQLALCHEMY_DATABASE_URI)
+
+    @SQLALCHEMY_ENGINE_OPTIONS.setter
+    def SQLALCHEMY_ENGINE_OPTIONS(self, options: dict[str, Any]) -> None:
+        """Use exactly these options (a test, or a subclass that knows better)."""
+        self._engine_options = options
 {%- if cookiecutter.use_celery == 'yes' %}
 
     def init_celery_settings(self) -> None:
@@ -195,11 +203,10 @@ class Config:
         self.PROFILER_ALLOW_IN_PRODUCTION = env_bool("PROFILER_ALLOW_IN_PRODUCTION", False)
         # None: `profiles/` in the instance folder.
         self.PROFILE_DIR = env_str("PROFILE_DIR")
-        # Applies to the per-request summary on stderr: top 30 lines by cumulative time.
-        self.PROFILER_RESTRICTIONS = parse_restrictions(env_str("PROFILER_RESTRICTIONS", "30"))
-        self.PROFILER_SORT_BY = [
-            key.strip() for key in (env_str("PROFILER_SORT_BY", "cumulative") or "").split(",")
-        ]
+        # The per-request summary on stderr: which lines (30 = top 30, 0.1 = top 10 %,
+        # text = a regex on function names; comma separated) in which order.
+        self.PROFILER_RESTRICTIONS = env_str("PROFILER_RESTRICTIONS", "30")
+        self.PROFILER_SORT_BY = env_str("PROFILER_SORT_BY", "cumulative")
 
     # --- End of performance tooling ---
 
