@@ -327,3 +327,12 @@ def test_env_with_secret_key(example: str, expected_first_line: str) -> None:
 def test_hooks_need_no_template_rendering_to_import() -> None:
     """Both hooks keep Jinja inside one string constant, so they import and lint as-is."""
     assert "{{" in pre_gen.ANSWERS_JSON and "{{" in post_gen.ANSWERS_JSON
+
+
+def test_hooks_survive_quotes_and_backslashes_in_answers(bake_project) -> None:
+    """Answers reach the hooks as JSON, so no quote or backslash can break their syntax."""
+    description = 'Says "hi" and \'bye\' with a \\ backslash and """ triple quotes'
+    project = bake_project(description=description, author_name="O'Brien \\ Co")
+    answers = json.loads((project / ".cookiecutter.json").read_text(encoding="utf-8"))
+    assert answers["cookiecutter"]["description"] == description
+    assert answers["cookiecutter"]["author_name"] == "O'Brien \\ Co"
