@@ -17,6 +17,8 @@ depends_on = None
 # MySQL's TEXT stops at 64 KiB; an uploaded CSV may be as large as MAX_CONTENT_LENGTH.
 LONG_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
+JOB_STATUSES = ("pending", "running", "done", "failed")
+
 
 def timestamps() -> list[sa.Column]:
     """created_at / updated_at, filled in by the ORM."""
@@ -58,9 +60,7 @@ def upgrade() -> None:
         ),
         sa.Column(
             "status",
-            sa.Enum(
-                "pending", "running", "done", "failed", name="jobstatus", native_enum=False, length=16
-            ),
+            sa.Enum(*JOB_STATUSES, name="jobstatus", native_enum=False, length=16),
             nullable=False,
         ),
         sa.Column("payload", LONG_TEXT, nullable=True),

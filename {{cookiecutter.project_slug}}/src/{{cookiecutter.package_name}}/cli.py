@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from sqlalchemy import func, insert, select
 
 from {{ cookiecutter.package_name }}.extensions import db
@@ -31,6 +32,7 @@ def register_commands(app: Flask) -> None:
 @click.command("seed")
 @click.option("--items", "item_count", default=10_000, show_default=True, type=click.IntRange(0))
 @click.option("--random-seed", default=42, show_default=True, help="Same seed, same data.")
+@with_appcontext
 def seed(item_count: int, random_seed: int) -> None:
     """Fill the database up to ITEMS items and create the demo user (safe to re-run)."""
     user_created = ensure_demo_user()
@@ -42,6 +44,7 @@ def seed(item_count: int, random_seed: int) -> None:
 
 
 @click.command("create-demo-user")
+@with_appcontext
 def create_demo_user_command() -> None:
     """Create the demo user (demo / demo-password) used by the docs and load tests."""
     created = ensure_demo_user()

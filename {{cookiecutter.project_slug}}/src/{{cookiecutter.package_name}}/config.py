@@ -186,6 +186,9 @@ class Config:
         self.CELERY_TASK_ALWAYS_EAGER = env_bool(
             "CELERY_TASK_ALWAYS_EAGER", self.CELERY_BROKER_URL is None
         )
+        # A queue named after the project: projects sharing a broker never take each
+        # other's tasks.
+        self.CELERY_QUEUE = env_str("CELERY_QUEUE", "{{ cookiecutter.project_slug }}")
         # The soft limit raises inside the task so it can record the failure; the hard
         # limit kills the worker process if the task ignores that.
         self.CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
@@ -226,6 +229,7 @@ class TestingConfig(Config):
 
     ENV_NAME = "testing"
     TESTING = True
+    __test__ = False  # a config, not a test class, despite the name pytest looks for
 
     def default_database_url(self) -> str | None:
         """An in-memory database unless a test supplies one."""

@@ -63,4 +63,3 @@ def uploaded_csv_text() -> str:
     except CsvFormatError as exc:
         raise ApiError(422, "Upload a CSV file", {"file": str(exc)}) from None
     return text
-
