@@ -305,16 +305,17 @@ def render_template(template: Path, values: dict[str, str], target: Path) -> Pat
 {%- endif %}
 
 
-def planned_processes(settings: StackSettings, env: dict[str, str]) -> list[Process]:
-    """Everything `up` starts, in start order (the load balancer last)."""
-    processes = web_processes(settings)
+def planned_waves(settings: StackSettings, env: dict[str, str]) -> list[list[Process]]:
+    """What `up` starts, in waves: each wave is ready before the next one starts."""
+    app_wave = web_processes(settings)
 {%- if cookiecutter.use_celery == 'yes' %}
-    processes += worker_processes(env)
+    app_wave += worker_processes(env)
 {%- endif %}
 {%- if lb != 'none' %}
-    processes += lb_processes(settings)
+    return [app_wave, lb_processes(settings)]
+{%- else %}
+    return [app_wave]
 {%- endif %}
-    return processes
 
 
 # --- Process groups and PID files ---
@@ -462,10 +463,15 @@ def up(settings: StackSettings) -> int:
         directory.mkdir(parents=True, exist_ok=True)
     env = child_environment()
     migrate(settings, env)
-    processes = planned_processes(settings, env)
-    pids = {process.name: start_process(process, settings, env) for process in processes}
-    wait_ready(processes, pids, settings)
-    print_summary(settings, processes, pids)
+    pids: dict[str, int] = {}
+    started: list[Process] = []
+    # In waves: the load balancer starts only once every instance is ready, so its first
+    # health checks never see an instance still booting and mark it down.
+    for wave in planned_waves(settings, env):
+        pids.update({process.name: start_process(process, settings, env) for process in wave})
+        wait_ready(wave, pids, settings)
+        started += wave
+    print_summary(settings, started, pids)
     return 0
 
 
