@@ -62,3 +62,9 @@ distclean: clean ## clean, and remove .venv too
 	rm -rf $(VENV)
 
 # --- bench (E6: the side-by-side benchmark of baked projects; its target goes here) ---
+.PHONY: bench
+# Bakes the default project, needs PostgreSQL and Redis on loopback and wrk; ~3-4 minutes.
+# BENCH_DURATION / BENCH_WARMUP / BENCH_CONNECTIONS tune it; BENCH_KEEP=1 keeps the logs.
+bench: $(VENV_READY) ## Benchmark the default bake vs a raw-WSGI ceiling and a naive app (bench/results/latest.md)
+	$(PY) -m bench.run
+# --- end bench ---

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -100,25 +101,30 @@ def flush_redis() -> None:
         client.close()
 
 
-def app_environment(project: BakedProject, database: str, **extra: str) -> dict[str, str]:
-    """Production settings for the app against the throwaway services."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("GUNICORN_", "WEB_CONCURRENCY", "DB_POOL", "PROFILE", "FLASK_"))
-    }
+def app_environment(project: BakedProject, database: str) -> dict[str, str]:
+    """Production settings against the throwaway services; every other setting is the default.
+
+    The caller's shell is not passed through (a stray WEB_CONCURRENCY would change the
+    figures) except BENCH_APP_ENV, "KEY=VALUE ..." pairs to try a setting on purpose.
+    """
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ}
     env.update(
         APP_ENV="production",
         SECRET_KEY=secrets.token_hex(32),
         DATABASE_URL=database_url(database),
         REDIS_URL=redis_url(),
         CELERY_BROKER_URL=redis_url(),
-        CELERY_TASK_ALWAYS_EAGER="0",
         PYTHONPATH=str(project.root / "src"),
         PYTHONDONTWRITEBYTECODE="1",
     )
-    env.update(extra)
+    env.update(tried_settings())
     return env
+
+
+def tried_settings() -> dict[str, str]:
+    """The KEY=VALUE pairs of BENCH_APP_ENV (empty unless someone is trying a setting)."""
+    pairs = shlex.split(os.environ.get("BENCH_APP_ENV", ""))
+    return dict(pair.split("=", 1) for pair in pairs)
 
 
 def flask_cli(project: BakedProject, env: dict[str, str], *args: str) -> str:

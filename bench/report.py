@@ -135,12 +135,18 @@ def render_markdown(results: dict) -> str:
         f"{meta['connections']} connections, {meta['wrk_threads']} thread, "
         f"{meta['warmup_s']:g} s warm-up then {meta['duration_s']:g} s per row. "
         "**wrk shares the same cores with the servers**, so every figure is a lower bound "
-        "and the ratios matter more than the absolute numbers.",
+        "and the ratios matter more than the absolute numbers. Host load average (1, 5, 15 min) "
+        f"at the end: {', '.join(map(str, meta.get('load_average_at_end', [])))}.",
         "",
-        f"Project: default bake ({meta['bake']}), PostgreSQL throwaway database seeded with "
+        f"Project baked with {meta['bake']}; PostgreSQL throwaway database seeded with "
         f"{meta['items']} items, Redis DB {meta['redis_db']}; gunicorn settings from the "
         f"project's gunicorn.conf.py ({meta['gunicorn']}).",
         "",
+    ]
+    if meta.get("tried_settings"):
+        tried = " ".join(f"{key}={value}" for key, value in meta["tried_settings"].items())
+        lines += [f"**Not the defaults: BENCH_APP_ENV set {tried} for the generated app.**", ""]
+    lines += [
         "| # | row | requests/s | p50 ms | p99 ms | requests |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
@@ -173,10 +179,10 @@ def render_markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_reports(results: dict, directory: Path) -> tuple[Path, Path]:
-    """Write latest.md and latest.json into directory; return both paths."""
+def write_reports(results: dict, directory: Path, stem: str = "latest") -> tuple[Path, Path]:
+    """Write <stem>.md and <stem>.json into directory; return both paths."""
     directory.mkdir(parents=True, exist_ok=True)
-    markdown_path, json_path = directory / "latest.md", directory / "latest.json"
+    markdown_path, json_path = directory / f"{stem}.md", directory / f"{stem}.json"
     markdown_path.write_text(render_markdown(results))
     serialisable = {**results, "verdicts": [v.as_dict() for v in results["verdicts"]]}
     json_path.write_text(json.dumps(serialisable, indent=2) + "\n")

@@ -36,6 +36,7 @@ from bench.project import (
     flush_redis,
     migrate_and_seed,
     redis_url,
+    tried_settings,
 )
 from bench.servers import (
     Server,
@@ -393,6 +394,8 @@ def collect_results(run: Run, project: BakedProject) -> dict:
         "meta": {
             "started_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "cpus": os.cpu_count(),
+            # Other work on the host steals cores from the rows: show how busy it was.
+            "load_average_at_end": [round(load, 2) for load in os.getloadavg()],
             "wrk_version": (wrk_version.stdout or wrk_version.stderr).split()[1],
             "connections": settings.connections,
             "wrk_threads": settings.wrk_threads,
@@ -400,7 +403,9 @@ def collect_results(run: Run, project: BakedProject) -> dict:
             "duration_s": settings.duration_s,
             "items": settings.items,
             "redis_db": redis_url().rsplit("/", 1)[1],
-            "bake": ", ".join(f"{k}={v}" for k, v in project.context.items()) or "defaults",
+            "bake": ", ".join(f"{k}={v}" for k, v in project.context.items())
+            or "the default answers",
+            "tried_settings": tried_settings(),
             "gunicorn": "workers, threads, keep-alive, max_requests as the baked defaults",
         },
         "rows": sorted(run.rows, key=lambda row: order[row["number"]]),
@@ -453,7 +458,9 @@ def main() -> int:
         flush_redis()
         if not (settings.keep_build_dir or failed):
             shutil.rmtree(run.build_dir, ignore_errors=True)
-    markdown_path, json_path = report.write_reports(results, RESULTS_DIR)
+    # A run with tried settings never overwrites the committed default figures.
+    stem = "tried" if results["meta"]["tried_settings"] else "latest"
+    markdown_path, json_path = report.write_reports(results, RESULTS_DIR, stem)
     print(report.render_markdown(results))
     say(f"wrote {markdown_path} and {json_path}")
     return 0
