@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from support import bake, require_executable, run_in_project, run_python
 
@@ -198,3 +199,127 @@ def test_make_check_config_passes(bakes, balancer: str) -> None:
     project = bakes(load_balancer=balancer)
     result = run_in_project(project, "make", "check-config", f"PYTHON={sys.executable}")
     assert result.stdout.count(": ok") == 2, result.stdout
+
+
+# --- Docker (no engine here: the files render, parse and point at what exists) ---
+
+DOCKER_VARIANTS = {
+    "nginx-postgresql-redis-broker": {"load_balancer": "nginx", "database": "postgresql"},
+    "haproxy-mysql-rabbitmq": {
+        "load_balancer": "haproxy",
+        "database": "mysql",
+        "use_celery": "yes",
+        "celery_broker": "rabbitmq",
+        "app_instances": "3",
+    },
+    "no-lb-sqlite-no-celery": {
+        "load_balancer": "none",
+        "database": "sqlite",
+        "cache_backend": "none",
+        "use_celery": "no",
+    },
+}
+
+
+def compose_of(project: Path) -> dict:
+    """compose.yaml parsed as YAML."""
+    return yaml.safe_load((project / "compose.yaml").read_text())
+
+
+def makefile_targets(project: Path) -> set[str]:
+    """Target names defined in the project's Makefile."""
+    return set(re.findall(r"^([a-zA-Z_-]+):", (project / "Makefile").read_text(), re.M))
+
+
+@pytest.mark.parametrize("variant", DOCKER_VARIANTS)
+def test_compose_and_dockerfile_reference_what_exists(bakes, variant: str) -> None:
+    options = {"use_docker": "yes", "use_celery": "yes", **DOCKER_VARIANTS[variant]}
+    project = bakes(**options)
+    services = compose_of(project)["services"]
+    balancer = options["load_balancer"]
+
+    expected = {"migrate", "web"}
+    expected |= {"worker"} if options["use_celery"] == "yes" else set()
+    expected |= {balancer} if balancer != "none" else set()
+    expected |= {"postgresql": {"postgres"}, "mysql": {"mariadb"}}.get(options["database"], set())
+    if options.get("celery_broker") == "rabbitmq":
+        expected |= {"rabbitmq"}
+    assert expected <= set(services), set(services)
+    replicas = services["web"]["deploy"]["replicas"]
+    assert replicas == (int(options.get("app_instances", "2")) if balancer != "none" else 1)
+
+    for name, service in services.items():
+        if name != "migrate":  # a one-shot job: neither probed nor long-lived
+            assert "healthcheck" in service, f"{name} has no healthcheck"
+            assert service["deploy"]["resources"]["limits"], f"{name} has no resource limits"
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (project / source).is_file(), f"{name} mounts missing {source}"
+    assert "gunicorn.conf.py" in services["web"]["command"]
+    assert "perf_service.wsgi:app" in services["web"]["command"]
+    assert (project / "src" / "perf_service" / "wsgi.py").is_file()
+    if "worker" in services:
+        assert "perf_service.celery_app" in services["worker"]["command"]
+        assert (project / "src" / "perf_service" / "celery_app.py").is_file()
+
+    dockerfile = (project / "Dockerfile").read_text()
+    assert "USER app" in dockerfile and dockerfile.count("FROM ") == 2
+    for source in re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile, re.M):
+        for path in source.split():
+            assert (project / path).exists(), f"Dockerfile copies missing {path}"
+    assert "{{" not in dockerfile and "{%" not in (project / "compose.yaml").read_text()
+
+
+def test_compose_load_balancer_files_pass_their_checks(bakes, tmp_path: Path) -> None:
+    nginx = require_executable("nginx")
+    haproxy = require_executable("haproxy")
+    nginx_project = bakes(use_docker="yes", load_balancer="nginx")
+    # `web` resolves only on the compose network; point it at loopback for the check.
+    conf = (nginx_project / "deploy" / "nginx" / "compose.conf").read_text()
+    local_copy = tmp_path / "compose.conf"
+    local_copy.write_text(conf.replace("server web:8000", "server 127.0.0.1:8000"))
+    nginx_test(nginx, wrap_http_fragment(local_copy, tmp_path), tmp_path)
+
+    haproxy_project = bakes(use_docker="yes", load_balancer="haproxy")
+    config = haproxy_project / "deploy" / "haproxy" / "compose.cfg"
+    check_command([haproxy, "-c", "-f", str(config)], tmp_path)
+
+
+def test_without_docker_no_container_files_remain(bakes) -> None:
+    project = bakes(use_docker="no", load_balancer="nginx")
+    for path in ("Dockerfile", "compose.yaml", ".dockerignore", "deploy/nginx/compose.conf"):
+        assert not (project / path).exists(), path
+    assert (project / "deploy" / "nginx" / "local.conf.template").is_file()
+
+
+# --- Generated CI ---
+
+
+def test_github_ci_lints_tests_with_services_and_runs_the_load_gate(bakes) -> None:
+    project = bakes(ci="github", database="postgresql", use_celery="yes")
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    jobs = workflow["jobs"]
+    assert {"lint", "test", "loadtest"} <= set(jobs)
+    assert {"postgres", "redis"} <= set(jobs["test"]["services"])
+    assert jobs["loadtest"]["services"] == jobs["test"]["services"]
+    steps = " ".join(step.get("run", "") for step in jobs["loadtest"]["steps"])
+    assert "make loadtest-ci" in steps
+    assert {"lint", "test", "loadtest-ci"} <= makefile_targets(project)
+    assert not (project / ".gitlab-ci.yml").exists()
+
+
+def test_gitlab_ci_has_rabbitmq_when_chosen(bakes) -> None:
+    project = bakes(ci="gitlab", use_celery="yes", celery_broker="rabbitmq", database="postgresql")
+    pipeline = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+    assert {"lint", "test", "loadtest"} <= set(pipeline)
+    aliases = {service["alias"] for service in pipeline["test"]["services"]}
+    assert {"postgres", "rabbitmq", "redis"} <= aliases
+    assert "make loadtest-ci PYTHON=python" in pipeline["loadtest"]["script"]
+    assert not (project / ".github").exists()
+
+
+def test_sqlite_ci_needs_no_services(bakes) -> None:
+    project = bakes(ci="github", database="sqlite", cache_backend="none", use_celery="no")
+    jobs = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())["jobs"]
+    assert "services" not in jobs["test"]
