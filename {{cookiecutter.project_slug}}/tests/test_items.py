@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from decimal import Decimal
+{% if cookiecutter.cache_backend == 'redis' %}from collections.abc import Callable
+{% endif %}from decimal import Decimal
 from typing import Any
 
 import pytest
