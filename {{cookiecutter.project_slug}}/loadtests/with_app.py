@@ -66,7 +66,13 @@ def gunicorn_command() -> list[str]:
 def needs_worker(env: dict[str, str]) -> bool:
     """A Celery worker is needed when tasks go through a broker rather than run inline."""
     eager = env.get("CELERY_TASK_ALWAYS_EAGER", "").strip().lower() in {"1", "true", "yes", "on"}
-    return bool(env.get("CELERY_BROKER_URL")) and not eager
+{%- if cookiecutter.celery_broker == 'redis' %}
+    # As in config.py: without CELERY_BROKER_URL the broker is the REDIS_URL server.
+    broker = env.get("CELERY_BROKER_URL") or env.get("REDIS_URL")
+{%- else %}
+    broker = env.get("CELERY_BROKER_URL")
+{%- endif %}
+    return bool(broker) and not eager
 
 
 def worker_command() -> list[str]:

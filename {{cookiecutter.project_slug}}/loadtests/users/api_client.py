@@ -36,11 +36,13 @@ class ApiUser(AuthenticatedUser):
     own_ids: deque[int]
 
     def on_start(self) -> None:
-        """Log in, then learn which items exist."""
+        """Log in, learn which items exist, and sync one item, as a client starting up does."""
         self.item_ids = []
         self.own_ids = deque()
         super().on_start()
         self.list_items()
+        self.create_item()
+        self.update_item()
 
     def on_stop(self) -> None:
         """Delete every item this user still owns, so a run leaves the table as it found it."""
@@ -75,7 +77,7 @@ class ApiUser(AuthenticatedUser):
             headers=self.auth_headers,
         )
 
-    @task(2)
+    @task(1)
     def create_item(self) -> None:
         """POST a new item (after deleting our oldest when we already own enough)."""
         if len(self.own_ids) >= MAX_OWN_ITEMS:
@@ -104,7 +106,7 @@ class ApiUser(AuthenticatedUser):
             headers=self.auth_headers,
         )
 
-    @task(2)
+    @task(1)
     def delete_oldest_item(self) -> None:
         """DELETE the oldest item we created: every write is eventually undone."""
         if self.own_ids:

@@ -8,19 +8,15 @@ from loadtests.settings import think_time
 
 
 class HealthProbeUser(FastHttpUser):
-    """A monitor: liveness often, readiness (which touches every dependency) less often."""
+    """A monitor: liveness and readiness probes every one to two seconds."""
 {% if cookiecutter.example_api == 'yes' %}
     # One probe whatever the user count: probes do not grow with traffic, and it always runs.
     fixed_count = 1
 {% endif %}
     wait_time = think_time(1.0, 2.0)
 
-    @task(3)
-    def liveness(self) -> None:
-        """GET /healthz: the process answers."""
+    @task
+    def probe(self) -> None:
+        """GET /healthz (the process answers) and /readyz (every dependency answers)."""
         self.client.get("/healthz", name="/healthz")
-
-    @task(1)
-    def readiness(self) -> None:
-        """GET /readyz: every dependency answers."""
         self.client.get("/readyz", name="/readyz")

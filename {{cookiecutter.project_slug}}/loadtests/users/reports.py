@@ -12,17 +12,18 @@ from loadtests.settings import env_float, think_time
 from loadtests.users.session import LOADTEST_PREFIX, AuthenticatedUser
 
 CSV_HEADER = "name,description,price,quantity"
-# A fixed set of names: repeated imports then cost a few rows in total, never a growing
-# table, whatever the import does with duplicates.
-UPLOAD_NAMES = tuple(f"{LOADTEST_PREFIX}upload-{number}" for number in range(1, 6))
-FINISHED = {"done", "failed"}
+UPLOAD_PREFIX = f"{LOADTEST_PREFIX}upload-"
+UPLOAD_ROWS = 5
+# Imported rows land at the end of the id-ordered list; this page size reaches them all.
+CLEANUP_PAGE_SIZE = 100
 
 
 def small_csv() -> bytes:
     """A few valid rows in the column order the upload endpoint expects."""
     rows = [
-        f"{name},Imported by the load test,{random.uniform(1, 100):.2f},{random.randint(1, 50)}"
-        for name in UPLOAD_NAMES
+        f"{UPLOAD_PREFIX}{number},Imported by the load test,"
+        f"{random.uniform(1, 100):.2f},{random.randint(1, 50)}"
+        for number in range(1, UPLOAD_ROWS + 1)
     ]
     return "\n".join([CSV_HEADER, *rows, ""]).encode()
 
@@ -33,9 +34,14 @@ class ReportUser(AuthenticatedUser):
     weight = 1
     wait_time = think_time(2.0, 5.0)
 
-    @task(1)
+    @task
+    def import_then_report(self) -> None:
+        """One round of back-office work: import a sheet, then ask for the updated report."""
+        self.upload_csv()
+        self.request_report()
+
     def upload_csv(self) -> None:
-        """POST /api/uploads, then poll the import until it is done."""
+        """POST /api/uploads, poll the import until it is done, then delete what it imported."""
         with self.client.post(
             "/api/uploads",
             files={"file": ("items.csv", small_csv(), "text/csv")},
@@ -44,10 +50,9 @@ class ReportUser(AuthenticatedUser):
             catch_response=True,
         ) as response:
             job_id = response.json().get("id") if response.status_code == 202 else None
-        if job_id is not None:
-            self.wait_for_job(f"/api/uploads/{job_id}", name="/api/uploads/:id")
+        if job_id is not None and self.wait_for_job(f"/api/uploads/{job_id}", "/api/uploads/:id"):
+            self.delete_imported_rows()
 
-    @task(2)
     def request_report(self) -> None:
         """POST /api/reports, then poll the report until it is done."""
         with self.client.post(
@@ -59,10 +64,38 @@ class ReportUser(AuthenticatedUser):
         ) as response:
             job_id = response.json().get("id") if response.status_code == 202 else None
         if job_id is not None:
-            self.wait_for_job(f"/api/reports/{job_id}", name="/api/reports/:id")
+            self.wait_for_job(f"/api/reports/{job_id}", "/api/reports/:id")
 
-    def wait_for_job(self, status_path: str, name: str) -> None:
-        """Poll a job's status; a job not finished by the deadline counts as a failure.
+    def delete_imported_rows(self) -> None:
+        """Delete imported rows from the last list page, so repeated imports never pile up."""
+        with self.client.get(
+            "/api/items?per_page=1", name="/api/items", catch_response=True
+        ) as response:
+            total = response.json().get("total", 0) if response.status_code == 200 else 0
+        last_page = max(1, -(-total // CLEANUP_PAGE_SIZE))
+        with self.client.get(
+            f"/api/items?page={last_page}&per_page={CLEANUP_PAGE_SIZE}",
+            name="/api/items",
+            catch_response=True,
+        ) as response:
+            items = response.json().get("items", []) if response.status_code == 200 else []
+        for item in items:
+            if str(item.get("name", "")).startswith(UPLOAD_PREFIX):
+                self.delete_if_present(item["id"])
+
+    def delete_if_present(self, item_id: int) -> None:
+        """DELETE an imported row; 404 means another report user already removed it."""
+        with self.client.delete(
+            f"/api/items/{item_id}",
+            name="/api/items/:id",
+            headers=self.auth_headers,
+            catch_response=True,
+        ) as response:
+            if response.status_code == 404:
+                response.success()
+
+    def wait_for_job(self, status_path: str, name: str) -> bool:
+        """Poll a job until done (True); failed or not finished by the deadline counts as a failure.
 
         Each poll is a request in the statistics; only the last one can fail, so the
         error ratio of the poll route shows stuck or failed background work.
@@ -75,14 +108,14 @@ class ReportUser(AuthenticatedUser):
                 status_path, name=name, headers=self.auth_headers, catch_response=True
             ) as response:
                 if response.status_code != 200:
-                    return  # marked failed on leaving the block
+                    return False  # marked failed on leaving the block
                 status = response.json().get("status")
                 if status == "done":
-                    return
+                    return True
                 if status == "failed":
                     response.failure(f"job failed: {response.json().get('error') or 'no reason'}")
-                    return
+                    return False
                 if time.monotonic() >= deadline:
                     response.failure(f"job still {status} after {deadline_seconds:g}s")
-                    return
+                    return False
             gevent.sleep(poll_seconds)
