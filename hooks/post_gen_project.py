@@ -50,7 +50,15 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "loadtests/users/browsing.py",
         "loadtests/users/reports.py",
         "loadtests/users/session.py",
+        # E3: the example tasks and the tests that drive the example API.
+        "src/{package}/tasks.py",
+        "tests/test_celery_tasks.py",
+        "tests/test_celery_worker.py",
+        "tests/test_cache_*.py",
     ),
+    # E3: cache tests of the backend not chosen.
+    ("cache_backend", "redis"): ("tests/test_cache_disabled.py",),
+    ("cache_backend", "none"): ("tests/test_cache_outage.py",),
     ("load_balancer", "nginx"): ("deploy/haproxy",),
     ("load_balancer", "haproxy"): ("deploy/nginx",),
     ("load_balancer", "none"): ("deploy/nginx", "deploy/haproxy"),

@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, appcontext_pushed
 
 
 def init_celery(app: Flask) -> Celery:
@@ -32,8 +32,10 @@ def init_celery(app: Flask) -> Celery:
 
     celery = Celery(app.import_name, task_cls=FlaskTask)
     celery.conf.update(celery_settings(app.config))
-    # Tasks are declared with @shared_task, which binds them to the default app.
+    # Tasks are declared with @shared_task, which resolves to Celery's current app: make
+    # that the Celery of whichever Flask app is active (tests build several apps).
     celery.set_default()
+    appcontext_pushed.connect(lambda _sender, **_extra: celery.set_current(), app, weak=False)
     app.extensions["celery"] = celery
     return celery
 
@@ -48,6 +50,7 @@ def celery_settings(config: Any) -> dict[str, Any]:
         "task_eager_propagates": False,
         # Status is in the Job table; storing results too would only cost a round trip.
         "task_ignore_result": True,
+        "task_default_queue": config.get("CELERY_QUEUE", "celery"),
         "task_serializer": "json",
         "accept_content": ["json"],
         # Acknowledge after the task ran, and requeue when the worker is killed

@@ -1,0 +1,165 @@
+"""A real Celery worker against the real {{ 'Redis' if cookiecutter.celery_broker == 'redis' else 'RabbitMQ' }} broker: tasks complete, and survive a killed worker.
+
+Each test uses a queue of its own, so other workers on the same broker never take its
+tasks, and stops the workers it started by PID.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import require_service
+from flask import Flask
+from flask.testing import FlaskClient
+from kombu import Connection
+{%- if cookiecutter.database == 'postgresql' %}
+from sqlalchemy import create_engine, text
+{%- endif %}
+
+pytestmark = [pytest.mark.slow, pytest.mark.broker]
+
+SRC_DIR = Path(__file__).resolve().parents[1] / "src"
+{%- if cookiecutter.celery_broker == 'redis' %}
+BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+{%- else %}
+BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+{%- endif %}
+JOB_DEADLINE_SECONDS = 45
+CSV = "name,description,price,quantity\nGear,small,2.50,4\nBolt,,0.10,100\n"
+
+
+@pytest.fixture
+def queue() -> Iterator[str]:
+    """A queue only this test uses; deleted afterwards."""
+    parts = urlsplit(BROKER_URL)
+    require_service("Celery broker", parts.hostname or "127.0.0.1", parts.port or 0)
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    yield name
+    with suppress(Exception), Connection(BROKER_URL) as connection:
+        connection.default_channel.queue_delete(name)
+
+
+@pytest.fixture
+def broker_client(make_app: Callable[..., Flask], queue: str) -> FlaskClient:
+    """A client of an app that sends tasks to `queue` on the real broker."""
+    app = make_app(CELERY_BROKER_URL=BROKER_URL, CELERY_TASK_ALWAYS_EAGER=False, CELERY_QUEUE=queue)
+    return app.test_client()
+
+
+@contextmanager
+def celery_worker(queue: str, log_path: Path, **settings: str) -> Iterator[subprocess.Popen]:
+    """Run `celery worker --pool=solo` on `queue` until the block ends; stopped by PID."""
+    env = {
+        **os.environ,
+        "APP_ENV": "testing",
+        "CELERY_BROKER_URL": BROKER_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "CELERY_QUEUE": queue,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC_DIR), os.environ.get("PYTHONPATH")])),
+        **settings,
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "{{ cookiecutter.package_name }}.celery_app", "worker",
+        "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+        "--without-heartbeat", f"--hostname=test-{queue}@%h",
+    ]  # fmt: skip
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+def wait_for_status(
+    client: FlaskClient, status_url: str, wanted: str, log_path: Path
+) -> dict[str, Any]:
+    """Poll the job until it reaches `wanted`; fail with the worker's log otherwise."""
+    deadline = time.monotonic() + JOB_DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        job = client.get(status_url).json
+        if job["status"] == wanted:
+            return job
+        if job["status"] == "failed" and wanted != "failed":
+            break
+        time.sleep(0.2)
+    log = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
+    pytest.fail(f"job never reached {wanted!r} (last: {job}); worker log:\n{log}")
+
+
+def test_worker_completes_a_report_enqueued_through_the_api(
+    broker_client: FlaskClient, auth_headers: dict[str, str], queue: str, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "worker.log"
+    accepted = broker_client.post("/api/reports", headers=auth_headers)
+    assert accepted.status_code == 202
+    assert broker_client.get(accepted.json["status_url"]).json["status"] == "pending"
+    with celery_worker(queue, log_path):
+        job = wait_for_status(broker_client, accepted.json["status_url"], "done", log_path)
+    assert job["result"]["items"] == 0
+{%- if cookiecutter.database == 'postgresql' %}
+
+
+@contextmanager
+def items_table_locked(database_url: str) -> Iterator[None]:
+    """Hold an exclusive lock on `items`, so an import blocks mid-task until released."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("LOCK TABLE items IN ACCESS EXCLUSIVE MODE"))
+            yield
+            connection.rollback()
+    finally:
+        engine.dispose()
+
+
+def test_a_task_killed_mid_run_is_redelivered_and_completes_once(
+    broker_client: FlaskClient,
+    auth_headers: dict[str, str],
+    queue: str,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    log_path = tmp_path / "worker.log"
+{%- if cookiecutter.celery_broker == 'redis' %}
+    # Redis hands an unacknowledged task to another worker after the visibility timeout.
+    settings = {"CELERY_VISIBILITY_TIMEOUT": "3"}
+{%- else %}
+    # RabbitMQ requeues an unacknowledged task as soon as its consumer's connection drops.
+    settings: dict[str, str] = {}
+{%- endif %}
+    with items_table_locked(database_url):
+        accepted = broker_client.post(
+            "/api/uploads", data={"file": (io.BytesIO(CSV.encode()), "items.csv")}, headers=auth_headers
+        )
+        assert accepted.status_code == 202
+        status_url = accepted.json["status_url"]
+        with celery_worker(queue, log_path, **settings) as doomed:
+            wait_for_status(broker_client, status_url, "running", log_path)
+            os.kill(doomed.pid, signal.SIGKILL)
+            doomed.wait(timeout=10)
+    with celery_worker(queue, log_path, **settings):
+        job = wait_for_status(broker_client, status_url, "done", log_path)
+    assert job["result"]["imported"] == 2
+    assert broker_client.get("/api/items").json["total"] == 2, "imported exactly once"
+    deliveries = log_path.read_text(errors="replace").count("import_items_csv[")
+    assert deliveries >= 2, "the killed worker's task was delivered again"
+{%- endif %}
