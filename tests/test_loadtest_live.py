@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 
 from support import (
     bake,
@@ -150,6 +151,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             finally:
                 for pid in pids:
                     stop_process_group(pid, timeout=5)
+                redis.Redis.from_url(redis_url).flushdb()  # this module's own database number
 
 
 def latest_results(project: Path) -> Path:
