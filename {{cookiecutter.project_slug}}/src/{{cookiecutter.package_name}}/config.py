@@ -259,13 +259,13 @@ class ProductionConfig(Config):
 {%- endif %}
 {%- if cookiecutter.use_celery == 'yes' %}
         if not self.CELERY_BROKER_URL:
-            raise ConfigError(
 {%- if cookiecutter.celery_broker == 'redis' %}
+            raise ConfigError(
                 "CELERY_BROKER_URL (or REDIS_URL) is not set; production needs a Celery broker"
-{%- else %}
-                "CELERY_BROKER_URL is not set; production needs a RabbitMQ broker"
-{%- endif %}
             )
+{%- else %}
+            raise ConfigError("CELERY_BROKER_URL is not set; production needs a RabbitMQ broker")
+{%- endif %}
         if self.CELERY_TASK_ALWAYS_EAGER:
             raise ConfigError("CELERY_TASK_ALWAYS_EAGER must be off in production")
 {%- endif %}
