@@ -6,6 +6,8 @@ import re
 import subprocess
 from dataclasses import asdict, dataclass
 
+# Seconds before wrk gives up on one request: gunicorn's default worker timeout.
+WRK_TIMEOUT_S = 30
 # wrk prints durations with these suffixes (src/units.c: time_units_us).
 _TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 
@@ -88,7 +90,10 @@ def wrk_command(
         f"--threads={threads}",
         f"--connections={connections}",
         f"--duration={max(1, round(seconds))}s",
-        "--timeout=5s",
+        # As long as gunicorn's worker timeout: a slow answer shows in p99, only a request
+        # that never completes counts as a socket error (wrk drops timed-out requests from
+        # its latency histogram, so a short timeout would hide stalls from p99).
+        f"--timeout={WRK_TIMEOUT_S}s",
         "--latency",
     ]
     for name, value in headers.items():
@@ -110,7 +115,11 @@ def run_wrk(
     )
     try:
         finished = subprocess.run(
-            command, capture_output=True, text=True, timeout=seconds + 30, check=False
+            command,
+            capture_output=True,
+            text=True,
+            timeout=seconds + WRK_TIMEOUT_S + 10,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise WrkError(f"wrk did not finish: {' '.join(command)}") from exc

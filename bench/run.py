@@ -108,10 +108,16 @@ class Run:
         return server
 
     def stop(self, *servers: Server) -> None:
-        """Stop servers by PID and forget them."""
+        """Stop servers by PID and forget them; note any worker gunicorn recycled meanwhile."""
         for server in servers:
             stop_server(server)
             self.servers.remove(server)
+            recycled = server.log_tail(lines=1_000_000).count("Autorestarting worker")
+            if recycled:
+                self.notes.append(
+                    f"{server.name}: gunicorn recycled {recycled} worker(s) during its rows "
+                    "(max_requests); each restart re-imports the app."
+                )
 
     def load(self, port: int, path: str, headers: dict[str, str] | None = None) -> WrkResult:
         """Warm up, then measure one URL with wrk; any failed request raises WrkError."""
@@ -372,6 +378,7 @@ def measure_naive(run: Run, env: dict) -> None:
         port,
         LIST_PATH,
     )
+    run.record_memory("naive app under gunicorn (reference)", gunicorn)
     run.stop(gunicorn)
 
 
