@@ -19,6 +19,6 @@ def test_every_read_is_a_miss(make_app: Callable[..., Flask]) -> None:
     for _ in range(2):
         response = client.get("/api/items")
         assert (response.status_code, response.headers["X-Cache"]) == (200, "MISS")
-        assert 'cache;dur=' in response.headers["Server-Timing"]
+        assert "cache;dur=" in response.headers["Server-Timing"]
         assert response.headers["Server-Timing"].endswith('desc="miss"')
     assert cache_stats.snapshot()["misses"] - before == 2

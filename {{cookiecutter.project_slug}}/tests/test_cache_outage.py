@@ -176,6 +176,6 @@ def test_hits_and_misses_are_counted_and_timed(redis_cache_app: Flask) -> None:
     hit = client.get("/api/items?per_page=5")
     after = cache_stats.snapshot()
     assert (after["hits"] - before["hits"], after["misses"] - before["misses"]) == (1, 1)
-    assert 'cache;dur=' in miss.headers["Server-Timing"]
+    assert "cache;dur=" in miss.headers["Server-Timing"]
     assert miss.headers["Server-Timing"].endswith('desc="miss"')
     assert hit.headers["Server-Timing"].endswith('desc="hit"')

@@ -96,6 +96,7 @@ def test_the_app_engine_uses_the_derived_pool(
 {%- endif %}
 {%- if cookiecutter.gunicorn_worker_class == 'gevent' and cookiecutter.database == 'postgresql' %}
 
+
 # Two queries of 0.5 s each on two greenlets: about 0.5 s when psycopg yields to gevent,
 # about 1 s when it blocks the whole process.
 CONCURRENT_SLEEPS = """

@@ -71,7 +71,15 @@ def test_profile_report_prints_top_functions_and_writes_callgrind(
         client.get("/healthz")
     callgrind = tmp_path / "callgrind.out.app"
     result = app.test_cli_runner().invoke(
-        args=["profile-report", "--dir", str(tmp_path / "profiles"), "--top", "5", "--callgrind", str(callgrind)]
+        args=[
+            "profile-report",
+            "--dir",
+            str(tmp_path / "profiles"),
+            "--top",
+            "5",
+            "--callgrind",
+            str(callgrind),
+        ]
     )
     assert result.exit_code == 0, result.output
     assert "2 profiles from" in result.output
