@@ -148,7 +148,7 @@ def test_markdown_report_shows_every_section() -> None:
             "warmup_s": 2.0,
             "duration_s": 10.0,
             "items": 10_000,
-            "redis_db": "14",
+            "redis_db": "12",
             "bake": "defaults",
             "gunicorn": "defaults",
         },
