@@ -1,4 +1,6 @@
-{%- set needs_redis = cookiecutter.cache_backend == 'redis' or (cookiecutter.use_celery == 'yes' and cookiecutter.celery_broker == 'redis') -%}
+{%- set conftest_helpers = [] -%}
+{%- if cookiecutter.database != 'sqlite' or cookiecutter.cache_backend == 'redis' or cookiecutter.use_celery == 'yes' %}{% set _ = conftest_helpers.append('closed_port') %}{% endif -%}
+{%- if cookiecutter.use_celery == 'yes' and cookiecutter.celery_broker == 'rabbitmq' %}{% set _ = conftest_helpers.append('require_service') %}{% endif -%}
 """Liveness and readiness probes, with dependencies up and down."""
 
 from __future__ import annotations
@@ -6,8 +8,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from conftest import closed_port{% if cookiecutter.use_celery == 'yes' and cookiecutter.celery_broker == 'rabbitmq' %}, require_service{% endif %}
-from flask import Flask
+{% if conftest_helpers %}from conftest import {{ conftest_helpers | join(', ') }}
+{% endif %}from flask import Flask
 from flask.testing import FlaskClient
 
 # Each probe must answer well within a load balancer's health-check timeout.
