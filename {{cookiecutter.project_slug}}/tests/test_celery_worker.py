@@ -39,6 +39,7 @@ BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/14
 {%- else %}
 BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 {%- endif %}
+WORKER_START_SECONDS = 90
 JOB_DEADLINE_SECONDS = 45
 CSV = "name,description,price,quantity\nGear,small,2.50,4\nBolt,,0.10,100\n"
 
@@ -78,9 +79,11 @@ def celery_worker(queue: str, log_path: Path, **settings: str) -> Iterator[subpr
         "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
         "--without-heartbeat", f"--hostname=test-{queue}@%h",
     ]  # fmt: skip
+    ready_marks = log_path.read_text(errors="replace").count(" ready.") if log_path.exists() else 0
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
+        wait_until_ready(process, log_path, ready_marks)
         yield process
     finally:
         if process.poll() is None:
@@ -90,6 +93,21 @@ def celery_worker(queue: str, log_path: Path, **settings: str) -> Iterator[subpr
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+
+
+def wait_until_ready(process: subprocess.Popen, log_path: Path, ready_marks: int) -> None:
+    """Block until the worker logs that it is ready (start-up is slow on a busy machine)."""
+    deadline = time.monotonic() + WORKER_START_SECONDS
+    while time.monotonic() < deadline and process.poll() is None:
+        if log_path.read_text(errors="replace").count(" ready.") > ready_marks:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"worker not ready (exit code {process.poll()}):\n{worker_log(log_path)}")
+
+
+def worker_log(log_path: Path) -> str:
+    """The end of the worker's log, for failure messages."""
+    return log_path.read_text(errors="replace")[-4000:] if log_path.exists() else ""
 
 
 def wait_for_status(
@@ -104,8 +122,7 @@ def wait_for_status(
         if job["status"] == "failed" and wanted != "failed":
             break
         time.sleep(0.2)
-    log = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
-    pytest.fail(f"job never reached {wanted!r} (last: {job}); worker log:\n{log}")
+    pytest.fail(f"job never reached {wanted!r} (last: {job}); worker log:\n{worker_log(log_path)}")
 
 
 def test_worker_completes_a_report_enqueued_through_the_api(
