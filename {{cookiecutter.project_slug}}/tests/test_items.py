@@ -137,7 +137,13 @@ def test_put_replaces_and_patch_changes_some_fields(
     url = f"/api/items/{item['id']}"
     replaced = client.put(url, json={"name": "Gadget", "price": 3}, headers=auth_headers)
     assert replaced.status_code == 200
-    assert (replaced.get_json()["name"], replaced.get_json()["price"]) == ("Gadget", "3.00")
+    body = replaced.get_json()
+    assert (body["name"], body["price"], body["description"], body["quantity"]) == (
+        "Gadget",
+        "3.00",
+        "",
+        0,
+    )
     patched = client.patch(url, json={"quantity": 9}, headers=auth_headers)
     assert (patched.get_json()["name"], patched.get_json()["quantity"]) == ("Gadget", 9)
     assert client.put(url, json={"name": "No price"}, headers=auth_headers).status_code == 422

@@ -25,6 +25,7 @@ items_bp = Blueprint("items", __name__, url_prefix="/items")
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
+OPTIONAL_ITEM_DEFAULTS = {"description": "", "quantity": 0}
 
 
 @items_bp.get("")
@@ -72,7 +73,11 @@ def create_item() -> ResponseReturnValue:
 def update_item(item_id: int) -> ResponseReturnValue:
     """Replace (PUT) or change some fields of (PATCH) an item."""
     item = find_item(item_id)
-    changes = validate_item(json_object(), partial=request.method == "PATCH")
+    if request.method == "PATCH":
+        changes = validate_item(json_object(), partial=True)
+    else:
+        # A replacement: optional fields left out go back to their defaults.
+        changes = {**OPTIONAL_ITEM_DEFAULTS, **validate_item(json_object())}
     for field, value in changes.items():
         setattr(item, field, value)
     db.session.commit()
