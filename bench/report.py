@@ -103,14 +103,15 @@ def memory_verdict(worker_rss_mb: dict[str, list[float]]) -> Verdict:
 
 
 def format_value(verdict_or_value: Verdict | float | None, unit: str = "") -> str:
-    """A figure as the report prints it: 2 decimals, a percentage, or n/a."""
+    """A figure as the report prints it: a ratio, a percentage, MB, or n/a."""
     if isinstance(verdict_or_value, Verdict):
         unit, verdict_or_value = verdict_or_value.unit, verdict_or_value.value
     if verdict_or_value is None:
         return "n/a"
     if unit == "%":
         return f"{verdict_or_value * 100:.1f}%"
-    return f"{verdict_or_value:.2f}{unit}"
+    # Three decimals: a ratio of 0.898 must not print as a target-looking 0.90.
+    return f"{verdict_or_value:.3f}{unit}" if not unit else f"{verdict_or_value:.1f}{unit}"
 
 
 def format_target(verdict: Verdict) -> str:

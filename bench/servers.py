@@ -142,20 +142,22 @@ def child_pids(pid: int) -> list[int]:
     return sorted(children)
 
 
-def rss_megabytes(pid: int) -> float:
-    """Resident set size of pid in MB (VmRSS from /proc/<pid>/status)."""
+def rss_megabytes(pid: int) -> float | None:
+    """Resident set size of pid in MB (VmRSS of /proc/<pid>/status); None once it has exited."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024.0
-    raise ServerError(f"no VmRSS for pid {pid}")
+    return None  # a zombie: a worker being recycled has no memory left to report
 
 
 def worker_rss_megabytes(master_pid: int) -> list[float]:
-    """RSS of every worker (child) of a gunicorn master, in MB."""
+    """RSS of every live worker (child) of a gunicorn master, in MB."""
     sizes = []
     for pid in child_pids(master_pid):
         with contextlib.suppress(OSError):
-            sizes.append(round(rss_megabytes(pid), 1))
+            size = rss_megabytes(pid)
+            if size is not None:
+                sizes.append(round(size, 1))
     return sizes
 
 

@@ -134,6 +134,8 @@ def test_compression_saving_and_memory_budget() -> None:
     assert memory.value == 83.5
     assert memory.met is False
     assert report.status_text(memory) == "MISSED"
+    assert report.format_value(memory) == "83.5 MB"
+    assert report.format_value(report.Verdict("4/2", 0.8977, ">=", 0.9)) == "0.898"
 
 
 def test_markdown_report_shows_every_section() -> None:
@@ -164,5 +166,5 @@ def test_markdown_report_shows_every_section() -> None:
     assert "| 1 | ceiling | 100 | 1.00 | 2.00 | 1000 |" in markdown
     assert "| gzip | 4000 |" in markdown
     assert "| app | 2 | 50.0, 51.5 |" in markdown
-    assert "| 2/1 x | 0.50 | >= 0.60 | MISSED |" in markdown
+    assert "| 2/1 x | 0.500 | >= 0.600 | MISSED |" in markdown
     assert "wrk shares the same cores" in markdown
