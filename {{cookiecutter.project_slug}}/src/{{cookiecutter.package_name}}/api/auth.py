@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, cast
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from {{ cookiecutter.package_name }}.api.validation import json_object, require_valid
 from {{ cookiecutter.package_name }}.errors import ApiError
@@ -67,6 +68,12 @@ def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+@cache
+def unknown_user_hash() -> str:
+    """Hash checked for unknown usernames, so timing does not reveal which names exist."""
+    return generate_password_hash("no such user")
+
+
 @auth_bp.post("/login")
 def login() -> ResponseReturnValue:
     """Exchange a username and password for an access token."""
@@ -78,7 +85,10 @@ def login() -> ResponseReturnValue:
     }
     require_valid(errors)
     user = db.session.scalar(select(User).where(User.username == data["username"]))
-    if user is None or not user.check_password(data["password"]):
+    if user is None:
+        check_password_hash(unknown_user_hash(), data["password"])
+        raise unauthorized("Invalid username or password")
+    if not user.check_password(data["password"]):
         raise unauthorized("Invalid username or password")
     return jsonify(
         access_token=issue_token(user),
