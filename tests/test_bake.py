@@ -93,15 +93,17 @@ def answers_for(combination_id: str) -> dict[str, str]:
 
 # --- What each option value brings and must not leave behind ---------------------
 
-# (option, value) -> paths that must exist when chosen. {package}/{slug} filled in.
-PRESENT_WHEN: dict[tuple[str, str], tuple[str, ...]] = {
-    ("use_celery", "yes"): ("src/{package}/celery_app.py", "src/{package}/tasks.py"),
-    ("example_api", "yes"): ("src/{package}/api/__init__.py", "src/{package}/api/items.py"),
-    ("load_balancer", "nginx"): ("deploy/nginx/{slug}.conf",),
-    ("load_balancer", "haproxy"): ("deploy/haproxy/{slug}.cfg",),
-    ("use_docker", "yes"): ("Dockerfile", "compose.yaml", ".dockerignore"),
-    ("ci", "github"): (".github/workflows/ci.yml",),
-    ("ci", "gitlab"): (".gitlab-ci.yml",),
+# Conditions (all (option, value) pairs hold) -> paths that must exist. The example
+# tasks serve the example API, so tasks.py needs both Celery and the example API.
+PRESENT_WHEN: dict[tuple[tuple[str, str], ...], tuple[str, ...]] = {
+    (("use_celery", "yes"),): ("src/{package}/celery_app.py",),
+    (("use_celery", "yes"), ("example_api", "yes")): ("src/{package}/tasks.py",),
+    (("example_api", "yes"),): ("src/{package}/api/__init__.py", "src/{package}/api/items.py"),
+    (("load_balancer", "nginx"),): ("deploy/nginx/{slug}.conf",),
+    (("load_balancer", "haproxy"),): ("deploy/haproxy/{slug}.cfg",),
+    (("use_docker", "yes"),): ("Dockerfile", "compose.yaml", ".dockerignore"),
+    (("ci", "github"),): (".github/workflows/ci.yml",),
+    (("ci", "gitlab"),): (".gitlab-ci.yml",),
 }
 
 # (option, value) -> paths that must be absent when chosen (they belong to others).
@@ -200,11 +202,12 @@ def leftover_jinja(project: Path) -> Iterator[str]:
 def layout_problems(project: Path, answers: dict[str, str]) -> Iterator[str]:
     """Yield a message for each missing file of a chosen option or leftover of another."""
     names = {"package": answers["package_name"], "slug": answers["project_slug"]}
-    for (option, value), paths in PRESENT_WHEN.items():
-        if answers[option] == value:
+    for conditions, paths in PRESENT_WHEN.items():
+        if all(answers[option] == value for option, value in conditions):
+            chosen = " and ".join(f"{option}={value}" for option, value in conditions)
             for path in paths:
                 if not (project / path.format(**names)).exists():
-                    yield f"{option}={value} needs {path.format(**names)}, which is missing"
+                    yield f"{chosen} needs {path.format(**names)}, which is missing"
     for (option, value), paths in ABSENT_WHEN.items():
         if answers[option] == value:
             for path in paths:
