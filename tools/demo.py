@@ -33,6 +33,7 @@ from support import (  # noqa: E402  (the template tests' helpers, reused here)
     project_env,
     service_is_up,
     start_process,
+    stop_process_group,
     wait_for_http,
 )
 
@@ -45,6 +46,8 @@ DEMO_REDIS_URL = "redis://127.0.0.1:6379/9"
 # Variables that would point the embedded demo at real services.
 SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CACHE_REDIS_URL", "CELERY_BROKER_URL")
 LOADTEST_SECONDS = os.environ.get("DEMO_LOADTEST_SECONDS", "20")
+# A kept embedded server's process group, so the next `make demo` can stop it.
+KEPT_SERVER_PID = REPO / "build" / "demo-server.pid"
 
 
 @dataclass
@@ -107,8 +110,22 @@ def preferred_port(variable: str, default: int) -> int:
     return default if port_is_free(default) else free_port()
 
 
+def stop_kept_server() -> None:
+    """Stop the gunicorn an earlier DEMO_KEEP=1 run left, if it is still that gunicorn."""
+    if not KEPT_SERVER_PID.exists():
+        return
+    pid = int(KEPT_SERVER_PID.read_text(encoding="utf-8").strip() or 0)
+    KEPT_SERVER_PID.unlink()
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    # Check the command line first: a recycled PID must never be signalled.
+    if pid > 0 and cmdline.exists() and b"gunicorn" in cmdline.read_bytes():
+        say(f"stopping the kept demo server (process group {pid})")
+        stop_process_group(pid)
+
+
 def bake_fresh_project() -> Path:
     """Bake the default answers into build/demo, replacing an earlier demo."""
+    stop_kept_server()
     if BUILD_DIR.exists():
         old = next(BUILD_DIR.glob("*/.stack"), None)
         if old is not None and (old.parent / "Makefile").exists():
@@ -249,6 +266,8 @@ def main() -> int:
     if not keep:
         demo.stop()
     if keep:
+        if demo.server is not None:
+            KEPT_SERVER_PID.write_text(f"{demo.server.pid}\n", encoding="utf-8")
         say(f"running at {demo.base_url} ({mode}); stop it with: {demo.stop_command()}")
     else:
         say(f"served at {demo.base_url} ({mode}) and stopped; DEMO_KEEP=1 keeps it running")
