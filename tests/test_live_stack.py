@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import brotli
-import psycopg
 import pytest
 
 from support import (
@@ -42,6 +41,7 @@ from support import (
     run_in_project,
     run_python,
     stop_process_group,
+    throwaway_postgres_database,
 )
 
 pytestmark = pytest.mark.live
@@ -139,20 +139,6 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-@contextmanager
-def throwaway_database(admin_url: str) -> Iterator[str]:
-    """Create a PostgreSQL database for one stack and drop it afterwards."""
-    name = f"live_stack_{secrets.token_hex(4)}"
-    dsn = admin_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def group_alive(pgid: int) -> bool:
     """Whether any non-zombie process remains in the process group `pgid`."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -178,7 +164,7 @@ def running_stack(tmp_path: Path, balancer: str, **options: str) -> Iterator[Sta
     """Bake, start `make stack` with free ports, and always stop every recorded PID."""
     require_executable(balancer)
     redis_url = require_service("redis").rsplit("/", 1)[0] + f"/{REDIS_DB[balancer]}"
-    with throwaway_database(require_service("postgresql")) as database_url:
+    with throwaway_postgres_database(require_service("postgresql"), "live_stack") as database_url:
         project = bake(tmp_path / "bake", load_balancer=balancer, **options)
         base_port = free_port_run(2)
         lb_port = free_port()

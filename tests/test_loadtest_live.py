@@ -18,11 +18,9 @@ import secrets
 import socket
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 
@@ -34,6 +32,7 @@ from support import (
     run_in_project,
     run_python,
     stop_process_group,
+    throwaway_postgres_database,
 )
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
@@ -84,20 +83,6 @@ class Service:
         return result.returncode, result.stdout + result.stderr
 
 
-@contextmanager
-def throwaway_database(admin_url: str) -> Iterator[str]:
-    """A PostgreSQL database for this module only, dropped afterwards."""
-    name = f"loadtest_live_{secrets.token_hex(4)}"
-    dsn = admin_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def two_free_ports() -> int:
     """A free port whose successor is free too: the stack's two app instances."""
     for _ in range(50):
@@ -121,7 +106,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The default project under `make stack` (nginx in front), migrated and seeded."""
     require_executable("nginx")
     redis_url = require_service("redis").rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    with throwaway_database(require_service("postgresql")) as database_url:
+    admin_url = require_service("postgresql")
+    with throwaway_postgres_database(admin_url, "loadtest_live") as database_url:
         project = bake(tmp_path_factory.mktemp("loadtest-live"))
         lb_port, base_port = free_port(), two_free_ports()
         env = {

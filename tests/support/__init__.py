@@ -6,6 +6,7 @@ behind these names may move, these names will not.
 
 from support.baking import DEFAULT_OPTIONS, bake, project_files, rebake
 from support.commands import CommandFailed, project_env, run_in_project, run_python
+from support.databases import throwaway_postgres_database
 from support.paths import TEMPLATE_DIR, VENV_BIN
 from support.processes import (
     ManagedProcess,
@@ -44,5 +45,6 @@ __all__ = [
     "service_is_up",
     "start_process",
     "stop_process_group",
+    "throwaway_postgres_database",
     "wait_for_http",
 ]
