@@ -169,19 +169,23 @@ def expect_ok(port: int, path: str, headers: dict[str, str] | None = None) -> tu
     return response_headers, body
 
 
-def measure_cached_app(run: Run, project: BakedProject, env: dict) -> bytes:
-    """Rows 2 and 6 plus memory: the generated app direct to gunicorn; returns the list body."""
+def start_generated_app(run: Run, project: BakedProject, env: dict, name: str) -> Server:
+    """The baked app under its own gunicorn config on a free port, up once /healthz answers."""
     port = free_port()
-    server = run.start(
-        "app-cached",
-        gunicorn_argv(
-            project.gunicorn_config, f"{project.package}.wsgi:app", port, run, "app-cached"
-        ),
+    return run.start(
+        name,
+        gunicorn_argv(project.gunicorn_config, f"{project.package}.wsgi:app", port, run, name),
         port=port,
         env=env,
         cwd=project.root,
         ready_path="/healthz",
     )
+
+
+def measure_cached_app(run: Run, project: BakedProject, env: dict) -> bytes:
+    """Rows 2 and 6 plus memory: the generated app direct to gunicorn; returns the list body."""
+    server = start_generated_app(run, project, env, "app-cached")
+    port = server.port
     expect_ok(port, LIST_PATH)  # fill the cache before warming up
     headers, body = expect_ok(port, LIST_PATH)
     run.notes.append(
@@ -242,17 +246,8 @@ def measure_ceiling(run: Run, project: BakedProject, env: dict, body: bytes) -> 
 
 def measure_uncached(run: Run, project: BakedProject, env: dict) -> None:
     """Row 3: the same endpoint baked with cache_backend=none (NullCache: a query every time)."""
-    port = free_port()
-    server = run.start(
-        "app-uncached",
-        gunicorn_argv(
-            project.gunicorn_config, f"{project.package}.wsgi:app", port, run, "app-uncached"
-        ),
-        port=port,
-        env=env,
-        cwd=project.root,
-        ready_path="/healthz",
-    )
+    server = start_generated_app(run, project, env, "app-uncached")
+    port = server.port
     expect_ok(port, LIST_PATH)
     headers, _ = expect_ok(port, LIST_PATH)
     run.notes.append(
@@ -273,22 +268,9 @@ def measure_behind_nginx(run: Run, project: BakedProject, env: dict) -> None:
     """Row 4: two app instances behind the project's own loopback nginx config."""
     # Two workers per instance, as `make stack` runs them (scripts/stack.py).
     env = {**env, "WEB_CONCURRENCY": "2"}
-    instances = []
-    for number in (1, 2):
-        port = free_port()
-        name = f"app-instance-{number}"
-        instances.append(
-            run.start(
-                name,
-                gunicorn_argv(
-                    project.gunicorn_config, f"{project.package}.wsgi:app", port, run, name
-                ),
-                port=port,
-                env=env,
-                cwd=project.root,
-                ready_path="/healthz",
-            )
-        )
+    instances = [
+        start_generated_app(run, project, env, f"app-instance-{number}") for number in (1, 2)
+    ]
     nginx_dir = run.build_dir / "nginx"
     nginx_dir.mkdir()
     lb_port = free_port()
