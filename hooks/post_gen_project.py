@@ -37,12 +37,16 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/api",
         # E2: models, services, seed commands and the migration of the example domain.
         "src/{package}/models.py",
+        "src/{package}/domain.py",
         "src/{package}/cli.py",
         "src/{package}/services",
         "migrations/versions/*_initial_schema.py",
         "tests/test_cli.py",
         "tests/test_items.py",
         "tests/test_auth.py",
+        "tests/test_openapi.py",
+        "tests/test_hostile_input.py",
+        "tests/hostile_requests.py",
         "tests/test_uploads.py",
         "tests/test_reports.py",
         # E5: load-test users of the example API; the health probe user stays.

@@ -113,7 +113,7 @@ ABSENT_WHEN: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/tasks.py",
         "src/{package}/api/reports.py",
     ),
-    ("example_api", "no"): ("src/{package}/api",),
+    ("example_api", "no"): ("src/{package}/api", "src/{package}/domain.py"),
     ("load_balancer", "nginx"): ("deploy/haproxy",),
     ("load_balancer", "haproxy"): ("deploy/nginx",),
     ("load_balancer", "none"): ("deploy/nginx", "deploy/haproxy"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 JSON_PATH_PREFIXES = ("/api/", "/healthz", "/readyz")
 
@@ -33,6 +33,8 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(InternalServerError, handle_internal_error)
+    app.register_error_handler(RecursionError, handle_unparsable_input)
+    app.register_error_handler(UnicodeEncodeError, handle_unparsable_input)
 
 
 def wants_json() -> bool:
@@ -69,6 +71,18 @@ def handle_http_exception(error: HTTPException) -> ResponseReturnValue:
     if valid_methods:
         response.headers["Allow"] = ", ".join(valid_methods)
     return response
+
+
+def handle_unparsable_input(error: RecursionError | UnicodeEncodeError) -> ResponseReturnValue:
+    """Input no parser or driver can take (deep nesting, lone surrogates): the client's 400.
+
+    The views refuse such input themselves; this is the net for any path they miss, so
+    hostile input is never answered as the server's fault.
+    """
+    current_app.logger.warning("Unparsable request input: %s", type(error).__name__)
+    if not wants_json():
+        return BadRequest()
+    return error_response(400, "Request could not be parsed")
 
 
 def handle_internal_error(error: InternalServerError) -> ResponseReturnValue:

@@ -12,7 +12,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from {{ cookiecutter.package_name }}.api.validation import json_object, require_valid
+from {{ cookiecutter.package_name }}.api.openapi import contract, request_body
+from {{ cookiecutter.package_name }}.api.schemas import LoginIn, TokenOut
+from {{ cookiecutter.package_name }}.api.validation import json_body_required
 from {{ cookiecutter.package_name }}.errors import ApiError
 from {{ cookiecutter.package_name }}.extensions import db
 from {{ cookiecutter.package_name }}.models import User
@@ -75,20 +77,16 @@ def unknown_user_hash() -> str:
 
 
 @auth_bp.post("/login")
+@json_body_required
+@contract(TokenOut, errors=(400, 401), body=LoginIn, tag="auth")
 def login() -> ResponseReturnValue:
     """Exchange a username and password for an access token."""
-    data = json_object()
-    errors = {
-        field: "is required and must be a string"
-        for field in ("username", "password")
-        if not isinstance(data.get(field), str) or not data.get(field)
-    }
-    require_valid(errors)
-    user = db.session.scalar(select(User).where(User.username == data["username"]))
+    credentials = request_body(LoginIn)
+    user = db.session.scalar(select(User).where(User.username == credentials.username))
     if user is None:
-        check_password_hash(unknown_user_hash(), data["password"])
+        check_password_hash(unknown_user_hash(), credentials.password)
         raise unauthorized("Invalid username or password")
-    if not user.check_password(data["password"]):
+    if not user.check_password(credentials.password):
         raise unauthorized("Invalid username or password")
     return jsonify(
         access_token=issue_token(user),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from {{ cookiecutter.package_name }}.api.auth import token_required
-from {{ cookiecutter.package_name }}.api.validation import json_object, query_int, validate_item
+from {{ cookiecutter.package_name }}.api.openapi import contract, request_body, request_query
+from {{ cookiecutter.package_name }}.api.schemas import ItemIn, ItemOut, ItemPage, ItemPatch, ListQuery
+from {{ cookiecutter.package_name }}.api.validation import json_body_required
 from {{ cookiecutter.package_name }}.errors import ApiError
 from {{ cookiecutter.package_name }}.extensions import db
 from {{ cookiecutter.package_name }}.models import Item
@@ -23,16 +25,16 @@ from {{ cookiecutter.package_name }}.services.item_cache import (
 
 items_bp = Blueprint("items", __name__, url_prefix="/items")
 
-DEFAULT_PER_PAGE = 20
-MAX_PER_PAGE = 100
-OPTIONAL_ITEM_DEFAULTS = {"description": "", "quantity": 0}
+# Ids beyond the 32-bit INTEGER column never match a route: 404, not a database error.
+ITEM_URL = "/<int(min=1, max=2147483647):item_id>"
 
 
 @items_bp.get("")
+@contract(ItemPage, query=ListQuery, tag="items")
 def list_items() -> ResponseReturnValue:
     """One page of items ordered by id, with totals for paging; cached per page and size."""
-    page = query_int("page", default=1, minimum=1)
-    per_page = query_int("per_page", default=DEFAULT_PER_PAGE, minimum=1, maximum=MAX_PER_PAGE)
+    query = request_query(ListQuery)
+    page, per_page = query.page, query.per_page
     cached = cached_list_page(page, per_page)
     if cached is not None:
         return json_from_cache(cached)
@@ -42,7 +44,8 @@ def list_items() -> ResponseReturnValue:
     return mark_cache_outcome(response, hit=False)
 
 
-@items_bp.get("/<int:item_id>")
+@items_bp.get(ITEM_URL)
+@contract(ItemOut, errors=(404,), tag="items")
 def get_item(item_id: int) -> ResponseReturnValue:
     """One item by id; cached until it changes or its TTL ends."""
     cached = cached_detail(item_id)
@@ -55,9 +58,11 @@ def get_item(item_id: int) -> ResponseReturnValue:
 
 @items_bp.post("")
 @token_required
+@json_body_required
+@contract(ItemOut, status=201, errors=(400, 401, 413), body=ItemIn, tag="items", bearer=True)
 def create_item() -> ResponseReturnValue:
     """Create an item; answers 201 with its URL in Location."""
-    item = Item(**validate_item(json_object()))
+    item = Item(**request_body(ItemIn).model_dump())
     db.session.add(item)
     db.session.commit()
     invalidate_items()
@@ -67,32 +72,43 @@ def create_item() -> ResponseReturnValue:
     return response
 
 
-@items_bp.put("/<int:item_id>")
-@items_bp.patch("/<int:item_id>")
+@items_bp.put(ITEM_URL)
 @token_required
-def update_item(item_id: int) -> ResponseReturnValue:
-    """Replace (PUT) or change some fields of (PATCH) an item."""
-    item = find_item(item_id)
-    if request.method == "PATCH":
-        changes = validate_item(json_object(), partial=True)
-    else:
-        # A replacement: optional fields left out go back to their defaults.
-        changes = {**OPTIONAL_ITEM_DEFAULTS, **validate_item(json_object())}
-    for field, value in changes.items():
-        setattr(item, field, value)
-    db.session.commit()
-    invalidate_items(item_id)
-    return jsonify(item.to_dict())
+@json_body_required
+@contract(ItemOut, errors=(400, 401, 404, 413), body=ItemIn, tag="items", bearer=True)
+def replace_item(item_id: int) -> ResponseReturnValue:
+    """Replace an item: optional fields left out go back to their defaults."""
+    return update_item(item_id, request_body(ItemIn).model_dump())
 
 
-@items_bp.delete("/<int:item_id>")
+@items_bp.patch(ITEM_URL)
 @token_required
+@json_body_required
+@contract(ItemOut, errors=(400, 401, 404, 413), body=ItemPatch, tag="items", bearer=True)
+def patch_item(item_id: int) -> ResponseReturnValue:
+    """Change some fields of an item; the others keep their values."""
+    return update_item(item_id, request_body(ItemPatch).changes())
+
+
+@items_bp.delete(ITEM_URL)
+@token_required
+@contract(None, status=204, errors=(401, 404), tag="items", bearer=True)
 def delete_item(item_id: int) -> ResponseReturnValue:
     """Delete an item; answers 204 with no body."""
     db.session.delete(find_item(item_id))
     db.session.commit()
     invalidate_items(item_id)
     return "", 204
+
+
+def update_item(item_id: int, changes: dict[str, Any]) -> Response:
+    """Apply cleaned field values to an item, commit, and forget its cached copies."""
+    item = find_item(item_id)
+    for field, value in changes.items():
+        setattr(item, field, value)
+    db.session.commit()
+    invalidate_items(item_id)
+    return jsonify(item.to_dict())
 
 
 def find_item(item_id: int) -> Item:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from {{ cookiecutter.package_name }}.api.validation import item_field_errors
+from {{ cookiecutter.package_name }}.domain import item_field_errors
 from {{ cookiecutter.package_name }}.extensions import db
 from {{ cookiecutter.package_name }}.models import Item, Job, JobKind
 from {{ cookiecutter.package_name }}.services.item_cache import invalidate_items
