@@ -24,6 +24,7 @@ ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
 PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
     ("use_celery", "no"): (
         "src/{package}/celery_app.py",
+        "src/{package}/worker.py",
         "src/{package}/tasks.py",
         "src/{package}/api/reports.py",
         "tests/test_celery_*.py",
@@ -63,6 +64,11 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
     # E3: cache tests of the backend not chosen.
     ("cache_backend", "redis"): ("tests/test_cache_disabled.py",),
     ("cache_backend", "none"): ("tests/test_cache_outage.py",),
+    # psycopg's gevent fix exists only where both gevent and PostgreSQL are chosen.
+    ("gunicorn_worker_class", "gthread"): ("src/{package}/perf/gevent_psycopg.py",),
+    ("gunicorn_worker_class", "sync"): ("src/{package}/perf/gevent_psycopg.py",),
+    ("database", "sqlite"): ("src/{package}/perf/gevent_psycopg.py",),
+    ("database", "mysql"): ("src/{package}/perf/gevent_psycopg.py",),
     ("load_balancer", "nginx"): ("deploy/haproxy",),
     ("load_balancer", "haproxy"): ("deploy/nginx",),
     ("load_balancer", "none"): ("deploy/nginx", "deploy/haproxy"),

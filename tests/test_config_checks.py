@@ -20,7 +20,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support import bake, require_executable, run_in_project, run_python
+from support import (
+    bake,
+    production_settings,
+    require_executable,
+    run_in_project,
+    run_python,
+)
 
 WORKER_CLASSES = ("gthread", "sync", "gevent")
 STRATEGIES = ("least_conn", "round_robin", "ip_hash", "weighted")
@@ -89,6 +95,7 @@ def test_gunicorn_check_config_passes(bakes, worker_class: str) -> None:
         "-c",
         "gunicorn.conf.py",
         "perf_service.wsgi:app",
+        env=production_settings(),
         timeout=120,
     )
     printed = run_python(
@@ -99,6 +106,7 @@ def test_gunicorn_check_config_passes(bakes, worker_class: str) -> None:
         "-c",
         "gunicorn.conf.py",
         "perf_service.wsgi:app",
+        env=production_settings(),
     ).stdout
     assert re.search(rf"^worker_class\s*=\s*{worker_class}$", printed, re.MULTILINE)
     assert re.search(r"^keepalive\s*=\s*75$", printed, re.MULTILINE)
@@ -107,7 +115,9 @@ def test_gunicorn_check_config_passes(bakes, worker_class: str) -> None:
 
 def test_gunicorn_settings_follow_the_environment(bakes) -> None:
     project = bakes(gunicorn_worker_class="gthread", load_balancer="none")
-    env = {"GUNICORN_BIND": "127.0.0.1:9123", "WEB_CONCURRENCY": "3", "GUNICORN_THREADS": "7"}
+    env = production_settings(
+        GUNICORN_BIND="127.0.0.1:9123", WEB_CONCURRENCY="3", GUNICORN_THREADS="7"
+    )
     printed = run_python(
         project,
         "-m",
@@ -121,6 +131,25 @@ def test_gunicorn_settings_follow_the_environment(bakes) -> None:
     assert re.search(r"^bind\s*=\s*\['127.0.0.1:9123'\]$", printed, re.MULTILINE)
     assert re.search(r"^workers\s*=\s*3$", printed, re.MULTILINE)
     assert re.search(r"^threads\s*=\s*7$", printed, re.MULTILINE)
+
+
+def test_gunicorn_refuses_a_typo_in_its_settings(bakes) -> None:
+    project = bakes(gunicorn_worker_class="gthread", load_balancer="none")
+    result = run_python(
+        project,
+        "-m",
+        "gunicorn",
+        "--check-config",
+        "-c",
+        "gunicorn.conf.py",
+        "perf_service.wsgi:app",
+        env=production_settings(GUNICORN_THREADS="four"),
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "gunicorn: configuration error: GUNICORN_THREADS='four' is invalid: Not a valid integer."
+    ), result.stderr
 
 
 # --- nginx ---
@@ -197,7 +226,9 @@ def test_haproxy_configs_pass_haproxy_c(bakes, tmp_path: Path, strategy: str) ->
 def test_make_check_config_passes(bakes, balancer: str) -> None:
     require_executable(balancer)
     project = bakes(load_balancer=balancer)
-    result = run_in_project(project, "make", "check-config", f"PYTHON={sys.executable}")
+    result = run_in_project(
+        project, "make", "check-config", f"PYTHON={sys.executable}", env=production_settings()
+    )
     assert result.stdout.count(": ok") == 2, result.stdout
 
 

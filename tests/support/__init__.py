@@ -23,6 +23,7 @@ from support.services import (
     require_service,
     service_is_up,
 )
+from support.settings import production_settings
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -35,6 +36,7 @@ __all__ = [
     "free_port",
     "in_ci",
     "project_env",
+    "production_settings",
     "project_files",
     "rebake",
     "require_executable",

@@ -1,32 +1,22 @@
 """Every knob of the load-test kit, read from the environment with a default and a reason.
 
+Parsed by the project's one settings layer, so a typo in a knob stops the run with the
+variable's name instead of being read as a default.
+
 The Makefile targets pass most of them through, e.g. `make stress STEP_USERS=20`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 from locust import between
 
+from {{ cookiecutter.package_name }}.settings import env_float, env_int, env_str
 
-def env_float(name: str, default: float) -> float:
-    """A number from the environment, or the default when unset or empty."""
-    value = os.environ.get(name, "").strip()
-    return float(value) if value else default
-
-
-def env_int(name: str, default: int) -> int:
-    """A whole number from the environment, or the default when unset or empty."""
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
-
-
-def env_str(name: str, default: str) -> str:
-    """A string from the environment, or the default when unset or empty."""
-    return os.environ.get(name, "").strip() or default
+# The parsers are the project's own, re-exported for the users and shapes of this kit.
+__all__ = ["env_float", "env_int", "env_str", "load_shape_name", "think_time", "think_time_scale"]
 
 
 def think_time_scale() -> float:
@@ -46,4 +36,4 @@ def think_time(min_seconds: float, max_seconds: float) -> Callable[[Any], float]
 
 def load_shape_name() -> str:
     """Which load shape drives the run (LOAD_SHAPE): step, spike, soak, or empty for -u/-r/-t."""
-    return os.environ.get("LOAD_SHAPE", "").strip().lower()
+    return (env_str("LOAD_SHAPE") or "").lower()

@@ -67,7 +67,7 @@ def needs_worker(env: dict[str, str]) -> bool:
     """A Celery worker is needed when tasks go through a broker rather than run inline."""
     eager = env.get("CELERY_TASK_ALWAYS_EAGER", "").strip().lower() in {"1", "true", "yes", "on"}
 {%- if cookiecutter.celery_broker == 'redis' %}
-    # As in config.py: without CELERY_BROKER_URL the broker is the REDIS_URL server.
+    # As in settings.py: without CELERY_BROKER_URL the broker is the REDIS_URL server.
     broker = env.get("CELERY_BROKER_URL") or env.get("REDIS_URL")
 {%- else %}
     broker = env.get("CELERY_BROKER_URL")
@@ -82,7 +82,7 @@ def worker_command() -> list[str]:
         "-m",
         "celery",
         "-A",
-        f"{PACKAGE}.celery_app",
+        f"{PACKAGE}.worker",
         "worker",
         "--loglevel=WARNING",
         "--concurrency=2",

@@ -37,11 +37,11 @@ from {{ cookiecutter.package_name }} import create_app
 {%- if cookiecutter.example_api == 'yes' %}
 from {{ cookiecutter.package_name }}.api.auth import issue_token
 {%- endif %}
-from {{ cookiecutter.package_name }}.config import TestingConfig
 from {{ cookiecutter.package_name }}.extensions import cache, db
 {%- if cookiecutter.example_api == 'yes' %}
 from {{ cookiecutter.package_name }}.models import User
 {%- endif %}
+from {{ cookiecutter.package_name }}.settings import TestingConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -62,7 +62,8 @@ ADMIN_DATABASE_URL = "mysql+pymysql://root@127.0.0.1:3306/"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 {%- endif %}
 
-# Settings from the developer's shell must not leak into the tests' configuration.
+# Settings from the developer's shell or .env must not leak into the tests' configuration.
+os.environ["ENV_FILE"] = os.devnull
 for variable in (
     "APP_ENV",
     "DATABASE_URL",

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 from {{ cookiecutter.package_name }} import create_app
-from {{ cookiecutter.package_name }}.config import ConfigError, TestingConfig
+from {{ cookiecutter.package_name }}.settings import ConfigError, TestingConfig
 
 
 def test_factory_builds_a_testing_app(app: Flask) -> None:

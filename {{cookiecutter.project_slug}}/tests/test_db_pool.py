@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from {{ cookiecutter.package_name }}.extensions import db
-from {{ cookiecutter.package_name }}.perf.pool import engine_options
+from {{ cookiecutter.package_name }}.settings import engine_options
 
 # Only parsed, never connected to: the derivation is the same for every server database.
 SERVER_URL = "postgresql://app@db.internal/app"
@@ -105,7 +105,7 @@ import time
 import gevent
 from sqlalchemy import create_engine, text
 
-from {{ cookiecutter.package_name }}.perf.pool import ensure_cooperative_psycopg
+from {{ cookiecutter.package_name }}.perf.gevent_psycopg import ensure_cooperative_psycopg
 
 {fix}
 engine = create_engine({url!r}, pool_size=2)

@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.middleware.profiler import ProfilerMiddleware
 
 from {{ cookiecutter.package_name }} import create_app
-from {{ cookiecutter.package_name }}.config import ConfigError
+from {{ cookiecutter.package_name }}.settings import ConfigError
 
 
 def profiled_app(make_app: Callable[..., Flask], profile_dir: Path) -> Flask:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,16 +13,18 @@ import pytest
 from flask import Flask
 
 from {{ cookiecutter.package_name }} import create_app, load_settings
-from {{ cookiecutter.package_name }}.config import (
+from {{ cookiecutter.package_name }}.settings import (
     DEV_SECRET_KEY,
     ConfigError,
     DevelopmentConfig,
     ProductionConfig,
     TestingConfig,
+    cgroup_cpu_quota,
     load_config,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+WSGI_APP = "{{ cookiecutter.package_name }}.wsgi:app"
 GOOD_SECRET = "k3WbJ1p0mXq9d8R7s6T5u4V3w2Y1z0A9b8C7d6E5f4G3"
 
 
@@ -43,7 +46,7 @@ def production_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 @pytest.mark.parametrize(
     ("app_env", "expected"),
     [
-        (None, DevelopmentConfig),
+        (None, ProductionConfig),
         ("development", DevelopmentConfig),
         ("testing", TestingConfig),
         ("TESTING", TestingConfig),
@@ -146,7 +149,7 @@ def test_wsgi_refuses_to_start_with_one_clear_line() -> None:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(PROJECT_ROOT / "src"),
-        "APP_ENV": "production",
+        "ENV_FILE": os.devnull,
     }
     result = subprocess.run(
         [sys.executable, "-c", "import {{ cookiecutter.package_name }}.wsgi"],
@@ -156,6 +159,86 @@ def test_wsgi_refuses_to_start_with_one_clear_line() -> None:
         timeout=60,
         check=False,
     )
-    assert result.returncode != 0
+    assert result.returncode == 4  # gunicorn's "app failed to load": the master halts
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PROFILER_ENABLED", "ture"),
+        ("SLOW_QUERY_MS", "200ms"),
+        ("READINESS_TIMEOUT_SECONDS", "two"),
+        ("MAX_CONTENT_LENGTH", "1MB"),
+    ],
+)
+def test_a_typo_is_refused_with_the_variable_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"^{name}="):
+        TestingConfig()
+
+
+def test_env_file_is_read_and_the_real_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env_file = tmp_path / "settings.env"
+    env_file.write_text("APP_ENV=testing\nSLOW_QUERY_MS=123\nAUTH_TOKEN_MAX_AGE=77\n")
+    monkeypatch.setenv("ENV_FILE", str(env_file))
+    monkeypatch.setenv("AUTH_TOKEN_MAX_AGE", "55")
+    for name in ("APP_ENV", "SLOW_QUERY_MS"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        config = load_config()
+        assert isinstance(config, TestingConfig)
+        assert config.SLOW_QUERY_MS == 123
+        assert config.AUTH_TOKEN_MAX_AGE == 55
+    finally:
+        # read_env_file() set these for the process: undo it for the next tests.
+        for name in ("APP_ENV", "SLOW_QUERY_MS"):
+            os.environ.pop(name, None)
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [("max 100000", None), ("150000 100000", 1.5), ("50000 100000", 0.5)],
+)
+def test_cgroup_cpu_quota_is_read_from_cpu_max(
+    tmp_path: Path, cpu_max: str, expected: float | None
+) -> None:
+    (tmp_path / "cpu.max").write_text(cpu_max + "\n")
+    assert cgroup_cpu_quota(tmp_path) == expected
+
+
+def test_no_cgroup_means_no_quota(tmp_path: Path) -> None:
+    assert cgroup_cpu_quota(tmp_path) is None
+
+
+def test_gunicorn_master_stops_at_once_on_a_bad_setting() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(PROJECT_ROOT / "src"),
+        "ENV_FILE": os.devnull,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+    }
+    # A crash loop would never return: the timeout is the bound on "stops at once".
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", WSGI_APP],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=5,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "gunicorn: configuration error: SECRET_KEY is not set; production needs a random secret"
+    )
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))  # the port was never taken, or was released

@@ -7,13 +7,18 @@ from pathlib import Path
 from flask import Flask
 {% if cookiecutter.example_api == 'yes' %}
 from {{ cookiecutter.package_name }}.api import api_bp
+{%- endif %}
+{%- if cookiecutter.use_celery == 'yes' %}
+from {{ cookiecutter.package_name }}.celery_app import celery_init_app
+{%- endif %}
+{%- if cookiecutter.example_api == 'yes' %}
 from {{ cookiecutter.package_name }}.cli import register_commands
 {%- endif %}
-from {{ cookiecutter.package_name }}.config import Config, as_config, settings_of
 from {{ cookiecutter.package_name }}.errors import register_error_handlers
 from {{ cookiecutter.package_name }}.extensions import cache, compress, db, migrate
 from {{ cookiecutter.package_name }}.health import health_bp
 from {{ cookiecutter.package_name }}.perf import register_perf_tools
+from {{ cookiecutter.package_name }}.settings import Config, as_config, settings_of
 
 __all__ = ["create_app"]
 
@@ -73,8 +78,5 @@ def register_cli(app: Flask) -> None:
 
 def register_celery(app: Flask) -> None:
     """Bind Celery to this app so tasks run inside its application context."""
-    # Imported here because the Celery module may itself import this package.
-    from {{ cookiecutter.package_name }}.celery_app import init_celery
-
-    init_celery(app)
+    celery_init_app(app)
 {%- endif %}

@@ -1,14 +1,27 @@
 {%- set needs_redis = cookiecutter.cache_backend == 'redis' or (cookiecutter.use_celery == 'yes' and cookiecutter.celery_broker == 'redis') -%}
-"""Settings from the environment, one class per APP_ENV (development, testing, production).
+"""The one settings layer: every entry point reads its configuration through this module.
 
-Development runs on embedded defaults so `make dev` works with nothing installed;
-production refuses to start until every real service is configured.
+The flask CLI, gunicorn (gunicorn.conf.py), the Celery worker, `make stack`, the load-test
+kit and the tests all parse the environment here, `.env` included, so a value means the
+same thing everywhere. Parsing is environs' (a maintained library on marshmallow): a typo
+in a number or a boolean stops the process with the variable's name instead of being read
+as a default or as false.
+
+Production is the default: development settings (SQLite, in-process cache{% if cookiecutter.use_celery == 'yes' %}, eager
+Celery{% endif %}, a known secret) run only where they are asked for, by `make dev` and the tests.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+from dotenv import load_dotenv
+from environs import Env, EnvError
+from sqlalchemy.engine import make_url
 
 # Values that must never sign production tokens: the dev constant below and the
 # placeholders people copy from examples.
@@ -17,45 +30,186 @@ KNOWN_DEFAULT_SECRET_KEYS = frozenset(
     {DEV_SECRET_KEY, "change-me", "changeme", "secret", "dev", "development", "replace-me"}
 )
 
+env = Env(expand_vars=False)
+
 
 class ConfigError(RuntimeError):
     """Raised when the environment cannot run the selected configuration."""
 
 
+# --- Reading the environment ---
+def read_env_file() -> None:
+    """Load `.env` (or the file ENV_FILE names) without overriding the real environment.
+
+    Real variables win, so a platform or `make` can always override the file. ENV_FILE
+    set to /dev/null reads nothing (the tests do that to stay hermetic).
+    """
+    path = Path(os.environ.get("ENV_FILE") or ".env")
+    if path.is_file():
+        # python-dotenv (environs' own loader) into os.environ rather than environs'
+        # read_env, which keeps the values private to one Env: child processes (gunicorn
+        # workers, Celery, the stack's instances) must see exactly what was read here.
+        load_dotenv(path, override=False)
+
+
+def is_set(name: str) -> bool:
+    """True when the variable holds a value; empty counts as unset (compose's `VAR=`)."""
+    return bool(os.environ.get(name, "").strip())
+
+
+def parsed(name: str, parse: Any, default: Any) -> Any:
+    """Parse a set variable with environs, or return the default when it is unset."""
+    if not is_set(name):
+        return default
+    try:
+        return parse(name)
+    except EnvError as exc:
+        raw = os.environ.get(name, "")
+        raise ConfigError(f"{name}={raw!r} is invalid: {first_reason(exc)}") from None
+
+
+def first_reason(error: EnvError) -> str:
+    """environs' message without its prefix, e.g. 'Not a valid integer.'"""
+    return str(error).split(" invalid: ", 1)[-1].strip("[]'\"")
+
+
 def env_str(name: str, default: str | None = None) -> str | None:
-    """Return the variable, treating an empty value as unset."""
-    value = os.environ.get(name, "").strip()
-    return value or default
+    """The variable stripped of surrounding blanks, or the default when unset."""
+    return os.environ[name].strip() if is_set(name) else default
 
 
 def env_int(name: str, default: int) -> int:
-    """Return the variable as an int, failing with the variable's name when malformed."""
-    raw = env_str(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+    """The variable as an integer; anything else is a ConfigError naming it."""
+    return parsed(name, env.int, default)
 
 
 def env_float(name: str, default: float) -> float:
-    """Return the variable as a float, failing with the variable's name when malformed."""
-    raw = env_str(name)
-    if raw is None:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    """The variable as a number; anything else is a ConfigError naming it."""
+    return parsed(name, env.float, default)
 
 
 def env_bool(name: str, default: bool) -> bool:
-    """Return the variable as a bool: 1/true/yes/on are true, anything else false."""
-    raw = env_str(name)
-    if raw is None:
-        return default
-    return raw.lower() in {"1", "true", "yes", "on"}
+    """The variable as a boolean (1/0, true/false, yes/no, on/off); a typo is refused."""
+    return parsed(name, env.bool, default)
+
+
+# --- Gunicorn concurrency (gunicorn.conf.py reads these; the pool follows them) ---
+def available_cpus() -> int:
+    """CPUs this process may use: the cgroup quota (containers) or the affinity mask.
+
+    os.cpu_count() reports the host's cores; a container limited to 1 CPU on a 64-core
+    host would start 65 workers of ~90 MB each and be OOM-killed. cgroup v2 writes the
+    quota to cpu.max ("max 100000" or "150000 100000"), v1 to cpu.cfs_quota_us.
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    quota = cgroup_cpu_quota()
+    if quota is not None:
+        cpus = min(cpus or 1, max(1, round(quota)))
+    return max(1, cpus or 1)
+
+
+def cgroup_cpu_quota(cgroup_root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The container's CPU limit in CPUs, or None when it has none (or no cgroup fs)."""
+    v2 = cgroup_root / "cpu.max"
+    v1_quota = cgroup_root / "cpu" / "cpu.cfs_quota_us"
+    v1_period = cgroup_root / "cpu" / "cpu.cfs_period_us"
+    try:
+        if v2.is_file():
+            quota, period = v2.read_text().split()[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        if v1_quota.is_file() and v1_period.is_file():
+            quota_us = int(v1_quota.read_text())
+            return None if quota_us <= 0 else quota_us / int(v1_period.read_text())
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def default_web_concurrency() -> int:
+{%- if cookiecutter.gunicorn_worker_class == 'gthread' %}
+    """One process per CPU plus one: threads do the waiting, processes keep cores busy."""
+    return available_cpus() + 1
+{%- elif cookiecutter.gunicorn_worker_class == 'gevent' %}
+    """One process per CPU: greenlets already overlap the I/O waits."""
+    return available_cpus()
+{%- else %}
+    """The classic 2 x CPUs + 1: a sync worker serves one request and waits on I/O."""
+    return available_cpus() * 2 + 1
+{%- endif %}
+
+
+def web_concurrency() -> int:
+    """Gunicorn worker processes: WEB_CONCURRENCY (the name platforms use) or the default."""
+    return max(1, env_int("WEB_CONCURRENCY", default_web_concurrency()))
+
+
+# --- Database pool ---
+# A worker that serves N requests at once needs N connections: fewer and requests queue
+# on the pool inside the process, more and the database pays for idle connections.
+{%- if cookiecutter.gunicorn_worker_class == 'gevent' %}
+# Greenlets are cheap but database connections are not: each gunicorn worker opens at
+# most this many, and the rest of its greenlets wait for one (cooperatively). Keep
+# workers x instances x (pool + overflow) under the server's max_connections.
+GEVENT_POOL_CAP = 10
+{%- else %}
+# /readyz runs its checks on a small thread pool of its own (health.py); the overflow
+# gives those threads connections without taking one from a request thread.
+PROBE_THREADS = 4
+{%- endif %}
+
+
+def default_pool_size() -> int:
+{%- if cookiecutter.gunicorn_worker_class == 'gthread' %}
+    """One connection per gunicorn thread, so a request thread never waits for another."""
+    return max(1, env_int("GUNICORN_THREADS", 4))
+{%- elif cookiecutter.gunicorn_worker_class == 'gevent' %}
+    """One connection per concurrent greenlet, capped to what a database can hold."""
+    return max(1, min(env_int("GUNICORN_WORKER_CONNECTIONS", 1000), GEVENT_POOL_CAP))
+{%- else %}
+    """A sync worker serves one request at a time, so one connection serves it."""
+    return 1
+{%- endif %}
+
+
+def default_max_overflow() -> int:
+{%- if cookiecutter.gunicorn_worker_class == 'gevent' %}
+    """Burst headroom above the steady pool, capped like the pool itself."""
+    return GEVENT_POOL_CAP
+{%- else %}
+    """Headroom for the readiness-probe threads and other work outside request threads."""
+    return PROBE_THREADS
+{%- endif %}
+
+
+def engine_options(database_url: str | None) -> dict[str, Any]:
+    """SQLALCHEMY_ENGINE_OPTIONS for `database_url`; None means the SQLite default."""
+    backend = make_url(database_url).get_backend_name() if database_url else "sqlite"
+    if backend == "sqlite":
+        return sqlite_engine_options(database_url)
+    return {
+        "pool_size": env_int("DB_POOL_SIZE", default_pool_size()),
+        "max_overflow": env_int("DB_MAX_OVERFLOW", default_max_overflow()),
+        # Fail a request after this many seconds without a connection instead of
+        # holding it until gunicorn's worker timeout kills the whole process.
+        "pool_timeout": env_int("DB_POOL_TIMEOUT", 5),
+        # Recycle before server-side idle timeouts (MySQL wait_timeout, PgBouncer,
+        # cloud proxies) can drop a connection the pool still thinks is alive.
+        "pool_recycle": env_int("DB_POOL_RECYCLE", 1800),
+        # One round-trip on checkout replaces a 500 after a database restart.
+        "pool_pre_ping": env_bool("DB_POOL_PRE_PING", True),
+    }
+
+
+def sqlite_engine_options(database_url: str | None) -> dict[str, Any]:
+    """SQLite has no server: no pre-ping or recycling; in-memory uses a single connection."""
+    if database_url is not None and make_url(database_url).database in {None, "", ":memory:"}:
+        # Flask-SQLAlchemy gives in-memory SQLite a StaticPool, which takes no size.
+        return {}
+    return {
+        "pool_size": env_int("DB_POOL_SIZE", default_pool_size()),
+        "max_overflow": env_int("DB_MAX_OVERFLOW", default_max_overflow()),
+        "pool_timeout": env_int("DB_POOL_TIMEOUT", 5),
+    }
 
 
 class Config:
@@ -87,7 +241,6 @@ class Config:
         """Database used when DATABASE_URL is unset; None selects instance-folder SQLite."""
         return None
 
-    # --- Performance tooling (E3) ---
     def init_performance_settings(self) -> None:
         """Cache, compression{% if cookiecutter.use_celery == 'yes' %}, Celery{% endif %}, slow-query and profiler settings (pool: see below)."""
         self.init_cache_settings()
@@ -155,7 +308,7 @@ class Config:
 
     @property
     def SQLALCHEMY_ENGINE_OPTIONS(self) -> dict[str, Any]:
-        """Pool sized from the gunicorn concurrency (perf/pool.py), matching the database URL.
+        """Pool sized from the gunicorn concurrency (see above), matching the database URL.
 
         Computed when read, so a test that swaps SQLALCHEMY_DATABASE_URI gets options its
         backend accepts.
@@ -163,9 +316,6 @@ class Config:
         overridden = self.__dict__.get("_engine_options")
         if overridden is not None:
             return overridden
-        # Imported here: perf modules import this one.
-        from {{ cookiecutter.package_name }}.perf.pool import engine_options
-
         return engine_options(self.SQLALCHEMY_DATABASE_URI)
 
     @SQLALCHEMY_ENGINE_OPTIONS.setter
@@ -210,8 +360,6 @@ class Config:
         # text = a regex on function names; comma separated) in which order.
         self.PROFILER_RESTRICTIONS = env_str("PROFILER_RESTRICTIONS", "30")
         self.PROFILER_SORT_BY = env_str("PROFILER_SORT_BY", "cumulative")
-
-    # --- End of performance tooling ---
 
     def validate(self) -> None:
         """Raise ConfigError when this configuration cannot run; the base accepts anything."""
@@ -279,8 +427,13 @@ CONFIGS: dict[str, type[Config]] = {
 
 
 def load_config(name: str | None = None) -> Config:
-    """Build the configuration named by `name` or by APP_ENV (default: development)."""
-    selected = (name or env_str("APP_ENV", "development") or "development").lower()
+    """Build the configuration named by `name` or by APP_ENV, after reading `.env`.
+
+    The default is production: development settings run only where they are asked for
+    (`make dev` sets APP_ENV=development; the tests pass TestingConfig).
+    """
+    read_env_file()
+    selected = (name or env_str("APP_ENV", "production") or "production").lower()
     try:
         config_class = CONFIGS[selected]
     except KeyError as exc:
@@ -301,6 +454,28 @@ def as_config(config: str | object | None) -> object:
     if callable(validate):
         validate()
     return instance
+
+
+@contextmanager
+def exit_on_config_error(program: str) -> Iterator[None]:
+    """Turn a ConfigError into exit status 1 with one line naming the setting.
+
+    Long-running entry points (gunicorn's master, the Celery worker) read their settings
+    inside this before they bind a port or connect, so a bad value stops them at once
+    with a message an operator can act on, not a traceback or a crash loop.
+    """
+    try:
+        yield
+    except ConfigError as exc:
+        raise SystemExit(f"{program}: configuration error: {exc}") from None
+
+
+def validated_config_or_exit(program: str) -> Config:
+    """The APP_ENV configuration, validated; on error exit 1 with one line (see above)."""
+    with exit_on_config_error(program):
+        config = load_config()
+        config.validate()
+    return config
 
 
 def settings_of(config: object) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from flask import Flask
 
 from {{ cookiecutter.package_name }}.perf.cache_guard import install_cache_guard
 {%- if cookiecutter.gunicorn_worker_class == 'gevent' and cookiecutter.database == 'postgresql' %}
-from {{ cookiecutter.package_name }}.perf.pool import ensure_cooperative_psycopg
+from {{ cookiecutter.package_name }}.perf.gevent_psycopg import ensure_cooperative_psycopg
 {%- endif %}
 from {{ cookiecutter.package_name }}.perf.profiler import install_profiler, profile_report_command
 from {{ cookiecutter.package_name }}.perf.server_timing import ServerTimingMiddleware

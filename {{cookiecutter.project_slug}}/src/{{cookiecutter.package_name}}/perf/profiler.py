@@ -18,8 +18,8 @@ import click
 from flask import Flask, current_app
 from werkzeug.middleware.profiler import ProfilerMiddleware
 
-from {{ cookiecutter.package_name }}.config import ConfigError
 from {{ cookiecutter.package_name }}.perf.callgrind import write_callgrind
+from {{ cookiecutter.package_name }}.settings import ConfigError
 
 
 def install_profiler(app: Flask) -> None:
