@@ -61,7 +61,7 @@ clean: ## Remove build/ (demo, bakes) and caches; keeps .venv
 distclean: clean ## clean, and remove .venv too
 	rm -rf $(VENV)
 
-# --- bench (E6: the side-by-side benchmark of baked projects; its target goes here) ---
+# --- bench: the side-by-side benchmark of baked projects ---
 .PHONY: bench
 # Bakes the default project, needs PostgreSQL and Redis on loopback and wrk; ~3-4 minutes.
 # BENCH_DURATION / BENCH_WARMUP / BENCH_CONNECTIONS tune it; BENCH_KEEP=1 keeps the logs.

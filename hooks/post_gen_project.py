@@ -29,14 +29,14 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/api/reports.py",
         "tests/test_celery_*.py",
         "tests/test_reports.py",
-        # E2: the report service only serves the reports endpoint.
+        # The report service only serves the reports endpoint.
         "src/{package}/services/reports.py",
-        # E5: the report/upload load-test user needs the reports endpoint.
+        # The report/upload load-test user needs the reports endpoint.
         "loadtests/users/reports.py",
     ),
     ("example_api", "no"): (
         "src/{package}/api",
-        # E2: models, services, seed commands and the migration of the example domain.
+        # Models, services, seed commands and the migration of the example domain.
         "src/{package}/models.py",
         "src/{package}/domain.py",
         "src/{package}/cli.py",
@@ -50,18 +50,18 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/hostile_requests.py",
         "tests/test_uploads.py",
         "tests/test_reports.py",
-        # E5: load-test users of the example API; the health probe user stays.
+        # Load-test users of the example API; the health probe user stays.
         "loadtests/users/api_client.py",
         "loadtests/users/browsing.py",
         "loadtests/users/reports.py",
         "loadtests/users/session.py",
-        # E3: the example tasks and the tests that drive the example API.
+        # The example tasks and the tests that drive the example API.
         "src/{package}/tasks.py",
         "tests/test_celery_tasks.py",
         "tests/test_celery_worker.py",
         "tests/test_cache_*.py",
     ),
-    # E3: cache tests of the backend not chosen.
+    # Cache tests of the backend not chosen.
     ("cache_backend", "redis"): ("tests/test_cache_disabled.py",),
     ("cache_backend", "none"): ("tests/test_cache_outage.py",),
     # psycopg's gevent fix exists only where both gevent and PostgreSQL are chosen.
@@ -76,7 +76,7 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "Dockerfile",
         "compose.yaml",
         ".dockerignore",
-        # E4: the load balancer files compose.yaml mounts.
+        # The load balancer files compose.yaml mounts.
         "deploy/nginx/compose.conf",
         "deploy/haproxy/compose.cfg",
     ),

@@ -231,6 +231,11 @@ class Config:
         self.AUTH_TOKEN_MAX_AGE = env_int("AUTH_TOKEN_MAX_AGE", 3600)
         # Readiness checks give up after this long so /readyz never hangs a probe.
         self.READINESS_TIMEOUT_SECONDS = env_float("READINESS_TIMEOUT_SECONDS", 2.0)
+{%- if cookiecutter.example_api == 'yes' %}
+        # The interactive API docs page (/api/docs) loads its scripts from a CDN and maps
+        # the whole API for a visitor: on in development, off in production unless asked.
+        self.API_DOCS_ENABLED = env_bool("API_DOCS_ENABLED", self.DEBUG)
+{%- endif %}
         self.init_performance_settings()
 
     def default_secret_key(self) -> str | None:
