@@ -96,7 +96,7 @@ def answers_for(combination_id: str) -> dict[str, str]:
 # Conditions (all (option, value) pairs hold) -> paths that must exist. The example
 # tasks serve the example API, so tasks.py needs both Celery and the example API.
 PRESENT_WHEN: dict[tuple[tuple[str, str], ...], tuple[str, ...]] = {
-    (("use_celery", "yes"),): ("src/{package}/celery_app.py",),
+    (("use_celery", "yes"),): ("src/{package}/celery_app.py", "src/{package}/worker.py"),
     (("use_celery", "yes"), ("example_api", "yes")): ("src/{package}/tasks.py",),
     (("example_api", "yes"),): ("src/{package}/api/__init__.py", "src/{package}/api/items.py"),
     (("load_balancer", "nginx"),): ("deploy/nginx/{slug}.conf",),
@@ -110,6 +110,7 @@ PRESENT_WHEN: dict[tuple[tuple[str, str], ...], tuple[str, ...]] = {
 ABSENT_WHEN: dict[tuple[str, str], tuple[str, ...]] = {
     ("use_celery", "no"): (
         "src/{package}/celery_app.py",
+        "src/{package}/worker.py",
         "src/{package}/tasks.py",
         "src/{package}/api/reports.py",
     ),

@@ -166,7 +166,7 @@ def worker_processes(env: dict[str, str]) -> list[Process]:
     """A Celery worker for the report and import tasks, when a broker is configured."""
     if not broker_configured(env):
         return []
-    command = [sys.executable, "-m", "celery", "-A", f"{PACKAGE}.celery_app", "worker"]
+    command = [sys.executable, "-m", "celery", "-A", f"{PACKAGE}.worker", "worker"]
     return [Process(name="worker", command=[*command, "--loglevel=INFO", "--concurrency=2"])]
 {%- endif %}
 {%- if lb == 'nginx' %}

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 import pytest
 from flask import Flask, current_app
-
-from {{ cookiecutter.package_name }} import celery_app
 
 
 def test_reliability_defaults(make_app: Callable[..., Flask]) -> None:
@@ -18,10 +17,28 @@ def test_reliability_defaults(make_app: Callable[..., Flask]) -> None:
     assert conf.task_ignore_result is True
     assert 0 < conf.task_soft_time_limit < conf.task_time_limit
     assert conf.broker_connection_retry_on_startup is True
-{%- if cookiecutter.celery_broker == 'redis' %}
-    assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
-{%- endif %}
     assert conf.task_default_queue == "{{ cookiecutter.project_slug }}"
+{%- if cookiecutter.celery_broker == 'redis' %}
+
+
+def test_a_dead_workers_task_comes_back_within_a_minute(make_app: Callable[..., Flask]) -> None:
+    """Redis redelivers after the visibility timeout: past the hard limit, well below an hour."""
+    conf = make_app().extensions["celery"].conf
+    options = conf.broker_transport_options
+    assert conf.task_time_limit < options["visibility_timeout"] < 60
+    # Swept on every pass, every few seconds: kombu's default sweep is every 100 s.
+    assert options["unacked_restore_throttle"] == 1
+    assert options["visibility_timeout"] + options["unacked_restore_interval"] <= 60
+
+
+def test_the_visibility_timeout_follows_the_hard_time_limit(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CELERY_TASK_SOFT_TIME_LIMIT", "50")
+    monkeypatch.setenv("CELERY_TASK_TIME_LIMIT", "60")
+    options = make_app().extensions["celery"].conf.broker_transport_options
+    assert options["visibility_timeout"] > 60
+{%- endif %}
 
 
 def test_eager_only_without_a_broker(
@@ -45,16 +62,26 @@ def test_tasks_run_inside_the_app_context(make_app: Callable[..., Flask]) -> Non
         return current_app.config["SLOW_QUERY_MS"]
 
     assert read_setting.apply().get() == 4321
+{%- if cookiecutter.example_api == 'yes' %}
 
 
-def test_worker_entry_point_builds_the_app_once(
+def test_beat_purges_old_jobs_periodically(make_app: Callable[..., Flask]) -> None:
+    celery = make_app().extensions["celery"]
+    schedule = celery.conf.beat_schedule["purge-old-jobs"]
+    assert schedule["task"] in celery.tasks
+    assert schedule["schedule"].total_seconds() > 0
+{%- endif %}
+
+
+def test_the_worker_entry_point_serves_the_apps_celery(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`celery -A <pkg>.celery_app` reads the module's `app` attribute."""
+    """`celery -A {{ cookiecutter.package_name }}.worker` finds the Celery app of a fully built Flask app."""
     monkeypatch.setenv("APP_ENV", "testing")
-    celery_app.worker_celery.cache_clear()
-    try:
-        assert celery_app.app is celery_app.app
-        assert celery_app.app.conf.task_acks_late is True
-    finally:
-        celery_app.worker_celery.cache_clear()
+    monkeypatch.setenv("SECRET_KEY", "a-test-secret-that-is-long-enough-0123456789")
+    worker = importlib.import_module("{{ cookiecutter.package_name }}.worker")
+    assert worker.celery_app is worker.flask_app.extensions["celery"]
+    assert worker.celery_app.conf.task_acks_late is True
+{%- if cookiecutter.example_api == 'yes' %}
+    assert "{{ cookiecutter.package_name }}.tasks.import_upload" in worker.celery_app.tasks
+{%- endif %}

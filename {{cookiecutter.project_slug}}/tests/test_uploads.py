@@ -9,6 +9,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from {{ cookiecutter.package_name }}.api.auth import issue_token
+from {{ cookiecutter.package_name }}.extensions import db
+from {{ cookiecutter.package_name }}.models import User
+
 Headers = dict[str, str]
 GOOD_CSV = "name,description,price,quantity\nBolt,Steel,0.25,100\nNut,,0.10,250\n"
 
@@ -24,18 +28,18 @@ def upload(client: FlaskClient, headers: Headers, content: bytes | str) -> TestR
     )
 
 
-def finished_job(client: FlaskClient, response: TestResponse) -> dict:
+def finished_job(client: FlaskClient, response: TestResponse, headers: Headers) -> dict:
     """The job status behind a 202 answer (tasks run eagerly in tests)."""
     assert response.status_code == 202, response.get_json()
     body = response.get_json()
     assert body["status_url"] == f"/api/uploads/{body['id']}"
-    status = client.get(body["status_url"])
+    status = client.get(body["status_url"], headers=headers)
     assert status.status_code == 200
     return status.get_json()
 
 
 def test_a_good_csv_is_imported(client: FlaskClient, auth_headers: Headers) -> None:
-    job = finished_job(client, upload(client, auth_headers, GOOD_CSV))
+    job = finished_job(client, upload(client, auth_headers, GOOD_CSV), auth_headers)
     assert job["status"] == "done"
     assert job["result"]["imported"] == 2
     assert job["result"]["rejected"] == 0
@@ -52,7 +56,7 @@ def test_bad_rows_are_rejected_and_reported(client: FlaskClient, auth_headers: H
         "Bad quantity,,1.00,-4\n"
         "Too many,,1.00,1,extra\n"
     )
-    job = finished_job(client, upload(client, auth_headers, csv_text))
+    job = finished_job(client, upload(client, auth_headers, csv_text), auth_headers)
     assert job["status"] == "done"
     assert (job["result"]["imported"], job["result"]["rejected"]) == (1, 4)
     errors = {error["line"]: error["fields"] for error in job["result"]["errors"]}
@@ -91,7 +95,26 @@ def test_uploads_need_a_token(client: FlaskClient) -> None:
     assert upload(client, {}, GOOD_CSV).status_code == 401
 
 
-def test_unknown_upload_is_404(client: FlaskClient) -> None:
-    response = client.get("/api/uploads/999999")
+def test_upload_status_needs_a_token(client: FlaskClient, auth_headers: Headers) -> None:
+    status_url = upload(client, auth_headers, GOOD_CSV).get_json()["status_url"]
+    assert client.get(status_url).status_code == 401
+
+
+def test_another_users_upload_is_404(
+    app: Flask, client: FlaskClient, auth_headers: Headers
+) -> None:
+    status_url = upload(client, auth_headers, GOOD_CSV).get_json()["status_url"]
+    with app.app_context():
+        other = User(username="someone-else", password_hash="unused")
+        db.session.add(other)
+        db.session.commit()
+        with app.test_request_context():
+            other_headers = {"Authorization": f"Bearer {issue_token(other)}"}
+    assert client.get(status_url, headers=other_headers).status_code == 404
+    assert client.get(status_url, headers=auth_headers).status_code == 200
+
+
+def test_unknown_upload_is_404(client: FlaskClient, auth_headers: Headers) -> None:
+    response = client.get("/api/uploads/999999", headers=auth_headers)
     assert response.status_code == 404
     assert response.get_json()["error"]["status"] == 404

@@ -17,7 +17,7 @@ depends_on = None
 # MySQL's TEXT stops at 64 KiB; an uploaded CSV may be as large as MAX_CONTENT_LENGTH.
 LONG_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
-JOB_STATUSES = ("pending", "running", "done", "failed")
+JOB_STATUSES = ("pending", "running", "retrying", "done", "failed")
 
 
 def timestamps() -> list[sa.Column]:
@@ -53,6 +53,7 @@ def upgrade() -> None:
     op.create_table(
         "jobs",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("owner_id", sa.Integer(), nullable=False),
         sa.Column(
             "kind",
             sa.Enum("report", "import", name="jobkind", native_enum=False, length=16),
@@ -63,15 +64,24 @@ def upgrade() -> None:
             sa.Enum(*JOB_STATUSES, name="jobstatus", native_enum=False, length=16),
             nullable=False,
         ),
+        sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("payload", LONG_TEXT, nullable=True),
         sa.Column("result", sa.JSON(), nullable=True),
-        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("error", sa.String(length=200), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         *timestamps(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], name=op.f("fk_jobs_owner_id_users"), ondelete="CASCADE"
+        ),
     )
+    op.create_index(op.f("ix_jobs_owner_id"), "jobs", ["owner_id"])
+    op.create_index(op.f("ix_jobs_finished_at"), "jobs", ["finished_at"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_jobs_finished_at"), table_name="jobs")
+    op.drop_index(op.f("ix_jobs_owner_id"), table_name="jobs")
     op.drop_table("jobs")
     op.drop_index(op.f("ix_items_name"), table_name="items")
     op.drop_index("ix_items_created_at_id", table_name="items")

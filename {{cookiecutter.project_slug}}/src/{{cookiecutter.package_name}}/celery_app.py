@@ -1,26 +1,41 @@
-"""Celery bound to the Flask app: every task runs inside the app's context.
+"""Celery bound to the Flask app, in the shape the Flask docs show: every task runs
+inside the application context (settings, database session).
 
-The factory calls `init_celery(app)`. A worker is started with
-`celery -A {{ cookiecutter.package_name }}.celery_app worker`; Celery then reads this module's `app`
-attribute, which `__getattr__` below builds on first use. Building it lazily lets the
-factory import this module without creating an app (a circular import otherwise).
+The factory calls `celery_init_app(app)`; the worker and beat load `worker.py`, which
+builds the app. Job status lives in the database (the Job table), so no result backend
+is configured.
 
-Reliability defaults: a task is acknowledged only after it finishes (acks_late) and is
-requeued if its worker dies (reject_on_worker_lost), each worker reserves one task at a
-time, and time limits stop a stuck task. Job status lives in the database (the Job
-table), so no result backend is configured.
+Reliability: a task is acknowledged only after it ran (acks_late) and is requeued when
+its worker dies, so no accepted job is lost; the job services make a second delivery
+harmless (services/jobs.py). A dead worker's task comes back within a minute:
+{%- if cookiecutter.celery_broker == 'redis' %}
+Redis hands an unacknowledged task to another worker after the visibility timeout,
+which follows the hard time limit (a running task is never handed out twice) plus a
+margin, instead of Redis's default hour.
+{%- else %}
+RabbitMQ requeues an unacknowledged task as soon as its worker's connection closes.
+Classic queues, not quorum queues: quorum queues replicate messages across a RabbitMQ
+cluster, which a single broker node does not have, and bound redeliveries with a
+delivery limit, which the job's own attempt counter already does; with a cluster, set
+`task_default_queue_type = "quorum"` (Celery >= 5.5) for replicated queues.
+{%- endif %}
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from celery import Celery, Task
-from flask import Flask, appcontext_pushed
+from flask import Flask
+{%- if cookiecutter.celery_broker == 'redis' %}
+
+# Seconds between the broker's sweeps for unacknowledged tasks older than the
+# visibility timeout; kombu sweeps every 100 s by default, too slow for a minute.
+UNACKED_SWEEP_SECONDS = 5
+{%- endif %}
 
 
-def init_celery(app: Flask) -> Celery:
+def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app for `app`, configured from its settings, as the default app."""
 
     class FlaskTask(Task):
@@ -30,18 +45,17 @@ def init_celery(app: Flask) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    celery = Celery(app.import_name, task_cls=FlaskTask)
-    celery.conf.update(celery_settings(app.config))
-    # Tasks are declared with @shared_task, which resolves to Celery's current app: make
-    # that the Celery of whichever Flask app is active (tests build several apps).
-    celery.set_default()
-    appcontext_pushed.connect(lambda _sender, **_extra: celery.set_current(), app, weak=False)
-    app.extensions["celery"] = celery
-    return celery
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(celery_settings(app.config))
+    # Tasks are declared with @shared_task, which resolves to the default app.
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app
 
 
 def celery_settings(config: Any) -> dict[str, Any]:
-    """Celery's settings from the Flask config (see the Celery section of config.py)."""
+    """Celery's settings from the Flask config (see the Celery section of settings.py)."""
+    time_limit = config["CELERY_TASK_TIME_LIMIT"]
     return {
         "broker_url": config.get("CELERY_BROKER_URL"),
         # Eager mode runs tasks inline in the caller: the embedded dev default and unit
@@ -54,36 +68,33 @@ def celery_settings(config: Any) -> dict[str, Any]:
         "task_serializer": "json",
         "accept_content": ["json"],
         # Acknowledge after the task ran, and requeue when the worker is killed
-        # mid-task, so no accepted task is lost (tasks are idempotent, see tasks.py).
+        # mid-task, so no accepted task is lost (a redelivery is harmless, see above).
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         # Reserve one task at a time: a long import cannot hold others hostage.
         "worker_prefetch_multiplier": 1,
         # If the broker connection drops, stop the running task: the broker hands it
-        # to another worker anyway, and finishing it here would run it twice.
+        # to another worker anyway.
         "worker_cancel_long_running_tasks_on_connection_loss": True,
-        "task_soft_time_limit": config.get("CELERY_TASK_SOFT_TIME_LIMIT", 120),
-        "task_time_limit": config.get("CELERY_TASK_TIME_LIMIT", 150),
+        "task_soft_time_limit": config["CELERY_TASK_SOFT_TIME_LIMIT"],
+        "task_time_limit": time_limit,
         # Keep retrying the broker while it starts (compose, systemd ordering).
         "broker_connection_retry_on_startup": True,
 {%- if cookiecutter.celery_broker == 'redis' %}
         "broker_transport_options": {
-            "visibility_timeout": config.get("CELERY_VISIBILITY_TIMEOUT", 3600),
+            "visibility_timeout": config["CELERY_VISIBILITY_TIMEOUT"],
+            # Sweep for a dead worker's tasks every few seconds, on every sweep.
+            "unacked_restore_interval": UNACKED_SWEEP_SECONDS,
+            "unacked_restore_throttle": 1,
+        },
+{%- endif %}
+{%- if cookiecutter.example_api == 'yes' %}
+        # Celery beat (`make beat`) deletes finished jobs past their retention.
+        "beat_schedule": {
+            "purge-old-jobs": {
+                "task": "{{ cookiecutter.package_name }}.tasks.purge_old_jobs",
+                "schedule": config["JOB_PURGE_INTERVAL"],
+            },
         },
 {%- endif %}
     }
-
-
-def __getattr__(name: str) -> Any:
-    """`app` is the worker's entry point: the Celery app of a freshly built Flask app."""
-    if name != "app":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return worker_celery()
-
-
-@cache
-def worker_celery() -> Celery:
-    """Build the Flask app once per worker process and return its Celery app."""
-    from {{ cookiecutter.package_name }} import create_app
-
-    return create_app().extensions["celery"]

@@ -1,18 +1,22 @@
-"""Project `flask` commands: demo data for development and load tests."""
+"""Project `flask` commands: demo data for development and load tests, job housekeeping."""
 
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 from decimal import Decimal
 
 import click
-from flask import Flask
-from flask.cli import with_appcontext
+from environs.fields import TimeDelta
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+from marshmallow import ValidationError
 from sqlalchemy import func, insert, select
 
 from {{ cookiecutter.package_name }}.extensions import db
 from {{ cookiecutter.package_name }}.models import Item, User
 from {{ cookiecutter.package_name }}.services.item_cache import invalidate_items
+from {{ cookiecutter.package_name }}.services.jobs import purge_finished_jobs
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"
@@ -27,6 +31,7 @@ def register_commands(app: Flask) -> None:
     """Attach the commands to the app's CLI group."""
     app.cli.add_command(seed)
     app.cli.add_command(create_demo_user_command)
+    app.cli.add_command(jobs_cli)
 
 
 @click.command("seed")
@@ -87,3 +92,38 @@ def demo_item(number: int, rng: random.Random) -> dict[str, object]:
         "price": Decimal(rng.randint(100, 99_999)) / 100,
         "quantity": rng.randint(0, 500),
     }
+
+
+jobs_cli = AppGroup("jobs", help="Background job housekeeping.")
+
+
+class Duration(click.ParamType):
+    """A duration such as `7d`, `12h` or `90m`, parsed like the settings' durations."""
+
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timedelta:
+        """The duration as a timedelta, or a usage error naming the option."""
+        if isinstance(value, timedelta):
+            return value
+        try:
+            # environs' parser, so `--older-than` reads exactly like JOB_RETENTION.
+            return TimeDelta().deserialize(str(value))
+        except ValidationError:
+            self.fail(f"{value!r} is not a duration such as 7d, 12h or 90m", param, ctx)
+
+
+@jobs_cli.command("purge")
+@click.option(
+    "--older-than",
+    type=Duration(),
+    default=None,
+    help="Age of finished jobs to delete, e.g. 7d (default: JOB_RETENTION).",
+)
+def purge_jobs_command(older_than: timedelta | None) -> None:
+    """Delete done and failed jobs that finished longer ago than --older-than."""
+    age = older_than if older_than is not None else current_app.config["JOB_RETENTION"]
+    deleted = purge_finished_jobs(age)
+    click.echo(f"jobs: {deleted} deleted (finished more than {age} ago)")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Enum, Index, Integer, Numeric, String, Text
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.dialects.mysql import MEDIUMTEXT
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -102,16 +102,27 @@ class JobStatus(enum.StrEnum):
 
     PENDING = "pending"
     RUNNING = "running"
+    # Waiting for another attempt after a temporary failure (database or network away).
+    RETRYING = "retrying"
     DONE = "done"
     FAILED = "failed"
 
 
+# Long enough for a sentence, short enough that no stack trace or SQL fits by accident.
+JOB_ERROR_MAX_LENGTH = 200
+
+
 class Job(TimestampMixin, db.Model):
-    """A report or import; its status lives here so any instance can answer a poll."""
+    """A report or import; its status lives here so any instance can answer a poll.
+
+    Only its owner sees it: the API answers 404 for other users' jobs, exactly as for
+    ids that do not exist, so sequential ids reveal nothing about other users' work.
+    """
 
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     kind: Mapped[JobKind] = mapped_column(
         Enum(JobKind, native_enum=False, length=16, values_callable=enum_values)
     )
@@ -119,18 +130,26 @@ class Job(TimestampMixin, db.Model):
         Enum(JobStatus, native_enum=False, length=16, values_callable=enum_values),
         default=JobStatus.PENDING,
     )
+    # Deliveries that started the work; more than one means a retry (temporary error,
+    # or a worker that died mid-job), and the count caps how often a job is retried.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     payload: Mapped[str | None] = mapped_column(LongText)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    error: Mapped[str | None] = mapped_column(Text)
+    # A short reason a client can read; details (exceptions, SQL, hosts) go to the log.
+    error: Mapped[str | None] = mapped_column(String(JOB_ERROR_MAX_LENGTH))
+    # Set when the job reaches done or failed; the housekeeping purge goes by it.
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON shape of a job's status; the payload stays private."""
+        """JSON shape of a job's status; the payload and the owner stay private."""
         return {
             "id": self.id,
             "kind": self.kind.value,
             "status": self.status.value,
+            "attempts": self.attempts,
             "result": self.result,
             "error": self.error,
             "created_at": iso_utc(self.created_at),
             "updated_at": iso_utc(self.updated_at),
+            "finished_at": iso_utc(self.finished_at) if self.finished_at else None,
         }

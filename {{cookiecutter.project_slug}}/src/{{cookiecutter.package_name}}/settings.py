@@ -16,6 +16,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+{%- if cookiecutter.example_api == 'yes' %}
+from datetime import timedelta
+{%- endif %}
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +94,13 @@ def env_float(name: str, default: float) -> float:
 def env_bool(name: str, default: bool) -> bool:
     """The variable as a boolean (1/0, true/false, yes/no, on/off); a typo is refused."""
     return parsed(name, env.bool, default)
+{%- if cookiecutter.example_api == 'yes' %}
+
+
+def env_duration(name: str, default: timedelta) -> timedelta:
+    """The variable as a duration: `7d`, `12h`, `90m`, `30s` or plain seconds."""
+    return parsed(name, env.timedelta, default)
+{%- endif %}
 
 
 # --- Gunicorn concurrency (gunicorn.conf.py reads these; the pool follows them) ---
@@ -236,7 +246,27 @@ class Config:
         # the whole API for a visitor: on in development, off in production unless asked.
         self.API_DOCS_ENABLED = env_bool("API_DOCS_ENABLED", self.DEBUG)
 {%- endif %}
+{%- if cookiecutter.example_api == 'yes' %}
+        self.init_job_settings()
+{%- endif %}
         self.init_performance_settings()
+
+{%- if cookiecutter.example_api == 'yes' %}
+
+    def init_job_settings(self) -> None:
+        """Background job housekeeping, and the crash tests' hook (services/jobs.py)."""
+        # Finished jobs (done or failed) are kept this long for clients to read, then
+        # purged: a week spans a weekend and keeps the table small.
+        self.JOB_RETENTION = env_duration("JOB_RETENTION", timedelta(days=7))
+{%- if cookiecutter.use_celery == 'yes' %}
+        # How often Celery beat runs that purge: hourly keeps each delete small.
+        self.JOB_PURGE_INTERVAL = env_duration("JOB_PURGE_INTERVAL", timedelta(hours=1))
+{%- endif %}
+        # TEST-ONLY: hold each job at a named point (`effect`: work done, not committed;
+        # `committed`: not yet acknowledged) so the crash tests can kill its worker there.
+        self.JOB_TEST_PAUSE_AT = env_str("JOB_TEST_PAUSE_AT")
+        self.JOB_TEST_PAUSE_SECONDS = env_float("JOB_TEST_PAUSE_SECONDS", 30.0)
+{%- endif %}
 
     def default_secret_key(self) -> str | None:
         """Secret used when SECRET_KEY is unset; production has none."""
@@ -345,13 +375,18 @@ class Config:
         # other's tasks.
         self.CELERY_QUEUE = env_str("CELERY_QUEUE", "{{ cookiecutter.project_slug }}")
         # The soft limit raises inside the task so it can record the failure; the hard
-        # limit kills the worker process if the task ignores that.
-        self.CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
-        self.CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 150)
+        # limit kills the worker process if the task ignores that. Half a minute is ample
+        # for an import of MAX_CONTENT_LENGTH and keeps a dead worker's tasks recoverable
+        # within a minute{% if cookiecutter.celery_broker == 'redis' %} (the visibility timeout below follows it){% endif %}.
+        self.CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25)
+        self.CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30)
 {%- if cookiecutter.celery_broker == 'redis' %}
-        # A task not acknowledged within this many seconds is handed to another worker:
-        # it must exceed the longest task (and any countdown), or tasks run twice.
-        self.CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+        # Seconds before Redis hands an unacknowledged task (its worker died) to another
+        # worker: the hard limit, so a running task is never handed out twice, plus a
+        # margin for the acknowledgement to arrive. Redis's own default is an hour.
+        self.CELERY_VISIBILITY_TIMEOUT = env_int(
+            "CELERY_VISIBILITY_TIMEOUT", self.CELERY_TASK_TIME_LIMIT + 15
+        )
 {%- endif %}
 {%- endif %}
 

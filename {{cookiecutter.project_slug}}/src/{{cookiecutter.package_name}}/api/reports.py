@@ -6,7 +6,7 @@ from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
 from {{ cookiecutter.package_name }}.api.auth import token_required
-from {{ cookiecutter.package_name }}.api.jobs import job_accepted, job_status
+from {{ cookiecutter.package_name }}.api.jobs import JOB_URL, caller_id, job_accepted, job_status
 from {{ cookiecutter.package_name }}.models import JobKind
 from {{ cookiecutter.package_name }}.services.jobs import create_job
 from {{ cookiecutter.package_name }}.tasks import generate_report
@@ -18,12 +18,13 @@ reports_bp = Blueprint("reports", __name__, url_prefix="/reports")
 @token_required
 def start_report() -> ResponseReturnValue:
     """Queue an inventory report; answers 202 with the URL to poll."""
-    job = create_job(JobKind.REPORT)
+    job = create_job(JobKind.REPORT, owner_id=caller_id())
     generate_report.delay(job.id)
     return job_accepted(job, "api.reports.report_status")
 
 
-@reports_bp.get("/<int:job_id>")
+@reports_bp.get(JOB_URL)
+@token_required
 def report_status(job_id: int) -> ResponseReturnValue:
-    """Status of a report: pending, running, done (with the totals) or failed."""
+    """Status of the caller's report: pending, running, retrying, done (with totals) or failed."""
     return job_status(job_id, JobKind.REPORT)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-{% if cookiecutter.use_celery == 'no' %}from contextlib import suppress
-
-{% endif %}from flask import Blueprint, request
+from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
 from {{ cookiecutter.package_name }}.api.auth import token_required
-from {{ cookiecutter.package_name }}.api.jobs import job_accepted, job_status
+from {{ cookiecutter.package_name }}.api.jobs import JOB_URL, caller_id, job_accepted, job_status
 from {{ cookiecutter.package_name }}.errors import ApiError
 from {{ cookiecutter.package_name }}.models import JobKind
 {%- if cookiecutter.use_celery == 'yes' %}
 from {{ cookiecutter.package_name }}.services.imports import CsvFormatError, check_header
 from {{ cookiecutter.package_name }}.services.jobs import create_job
-from {{ cookiecutter.package_name }}.tasks import import_items_csv
+from {{ cookiecutter.package_name }}.tasks import import_upload
 {%- else %}
 from {{ cookiecutter.package_name }}.services.imports import (
     CsvFormatError,
@@ -31,21 +29,21 @@ uploads_bp = Blueprint("uploads", __name__, url_prefix="/uploads")
 @token_required
 def upload_items_csv() -> ResponseReturnValue:
     """Accept a CSV (multipart field `file`) and answer 202 with the import's status URL."""
-    job = create_job(JobKind.IMPORT, payload=uploaded_csv_text())
+    job = create_job(JobKind.IMPORT, owner_id=caller_id(), payload=uploaded_csv_text())
 {%- if cookiecutter.use_celery == 'yes' %}
-    import_items_csv.delay(job.id)
+    import_upload.delay(job.id)
 {%- else %}
-    # Without a task queue the import runs inside the request; the answer has the same
-    # shape, and a failure is recorded on the job, which the client polls.
-    with suppress(Exception):
-        run_import_job(job.id)
+    # Without a task queue the import runs inside the request, in one attempt; the answer
+    # has the same shape, and a failure is recorded on the job, which the client polls.
+    run_import_job(job.id, max_attempts=1)
 {%- endif %}
     return job_accepted(job, "api.uploads.upload_status")
 
 
-@uploads_bp.get("/<int:job_id>")
+@uploads_bp.get(JOB_URL)
+@token_required
 def upload_status(job_id: int) -> ResponseReturnValue:
-    """Status of an import: pending, running, done (with counts) or failed."""
+    """Status of the caller's import: pending, running, retrying, done (with counts) or failed."""
     return job_status(job_id, JobKind.IMPORT)
 
 

@@ -13,9 +13,9 @@ from sqlalchemy import insert
 
 from {{ cookiecutter.package_name }}.domain import item_field_errors
 from {{ cookiecutter.package_name }}.extensions import db
-from {{ cookiecutter.package_name }}.models import Item, Job, JobKind
+from {{ cookiecutter.package_name }}.models import Item, JobKind
 from {{ cookiecutter.package_name }}.services.item_cache import invalidate_items
-from {{ cookiecutter.package_name }}.services.jobs import run_job
+from {{ cookiecutter.package_name }}.services.jobs import MAX_ATTEMPTS, JobInputError, run_job
 
 CSV_COLUMNS = ("name", "description", "price", "quantity")
 REQUIRED_COLUMNS = ("name", "price")
@@ -24,7 +24,7 @@ INSERT_BATCH_SIZE = 1000
 MAX_REPORTED_ERRORS = 20
 
 
-class CsvFormatError(ValueError):
+class CsvFormatError(JobInputError):
     """The file as a whole is unusable (not CSV, or required columns missing)."""
 
 
@@ -79,13 +79,13 @@ def insert_items(rows: list[dict[str, Any]]) -> None:
 
 
 def import_items_csv(text: str) -> dict[str, Any]:
-    """Import every valid row; return counts and the first rejected rows."""
+    """Insert every valid row, uncommitted; return counts and the first rejected rows.
+
+    The caller commits, so the rows and the job's status land in one transaction.
+    """
     check_header(text)
     accepted, rejected = parse_rows(text)
     insert_items(accepted)
-    db.session.commit()
-    if accepted:
-        invalidate_items()
     return {
         "imported": len(accepted),
         "rejected": len(rejected),
@@ -93,10 +93,12 @@ def import_items_csv(text: str) -> dict[str, Any]:
     }
 
 
-def run_import_job(job_id: int) -> dict[str, Any]:
-    """Import the CSV stored in an import job's payload and store the counts as its result."""
-
-    def work(job: Job) -> dict[str, Any]:
-        return import_items_csv(job.payload or "")
-
-    return run_job(job_id, JobKind.IMPORT, work)
+def run_import_job(job_id: int, max_attempts: int = MAX_ATTEMPTS) -> None:
+    """Import the CSV stored in an import job's payload, once; the counts are its result."""
+    result = run_job(
+        job_id, JobKind.IMPORT, lambda job: import_items_csv(job.payload or ""), max_attempts
+    )
+    # After the commit, so no reader can cache the old list again in between. A worker
+    # killed right here leaves cached pages stale until their TTL, never wrong data.
+    if result and result["imported"]:
+        invalidate_items()

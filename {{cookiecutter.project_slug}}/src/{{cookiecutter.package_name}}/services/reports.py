@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from {{ cookiecutter.package_name }}.extensions import db
-from {{ cookiecutter.package_name }}.models import Item, Job, JobKind
+from {{ cookiecutter.package_name }}.models import Item, JobKind
 from {{ cookiecutter.package_name }}.services.jobs import run_job
 
 
@@ -40,10 +40,6 @@ def money(value: Any) -> str:
     return f"{Decimal(str(value)).quantize(Decimal('0.01'))}"
 
 
-def run_report_job(job_id: int) -> dict[str, Any]:
-    """Compute the report for a pending report job and store it as the job's result."""
-
-    def work(_job: Job) -> dict[str, Any]:
-        return inventory_report()
-
-    return run_job(job_id, JobKind.REPORT, work)
+def run_report_job(job_id: int) -> None:
+    """Compute the report of a report job and store it as the job's result, once."""
+    run_job(job_id, JobKind.REPORT, lambda _job: inventory_report())
