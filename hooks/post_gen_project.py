@@ -145,10 +145,17 @@ def env_with_secret_key(example_text: str, secret_key: str) -> str:
 
 
 def write_secret_key(project: Path) -> None:
-    """Write .env from .env.example with a fresh random SECRET_KEY for this bake."""
+    """Write .env from .env.example with a fresh random SECRET_KEY for this bake.
+
+    An existing .env is the user's (the template itself never renders one): a
+    re-bake over the project (``cookiecutter -f``) or ``cruft update`` keeps its
+    values and its secret, since a rotated secret would sign every user out.
+    """
+    env_file = project / ENV_FILE
+    if env_file.exists():
+        return
     example = project / ENV_EXAMPLE
     example_text = example.read_text(encoding="utf-8") if example.exists() else ""
-    env_file = project / ENV_FILE
     env_file.write_text(
         env_with_secret_key(example_text, secrets.token_urlsafe(SECRET_KEY_BYTES)),
         encoding="utf-8",
