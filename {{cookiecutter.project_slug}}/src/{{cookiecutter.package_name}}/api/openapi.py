@@ -105,11 +105,12 @@ def contract(
     status: int = 200,
     errors: tuple[int, ...] = (),
     body: type[BaseModel] | None = None,
+    form: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     tag: str,
     bearer: bool = False,
 ) -> Callable[[View], View]:
-    """Validate a view's input with `body`/`query` and document it in the contract.
+    """Validate a view's input with `body`/`form`/`query` and document it in the contract.
 
     `response` (None for an empty body) is what `status` carries; `errors` are the other
     statuses the view answers with the error body (422 is added for every view). The
@@ -120,6 +121,7 @@ def contract(
         responses = Responses(**{f"HTTP_{status}": response}, **error_responses(*errors))
         validate = api_spec.validate(
             json=body,
+            form=form,
             query=query,
             resp=responses,
             tags=[tag],
@@ -160,7 +162,7 @@ def openapi_document() -> ResponseReturnValue:
 @openapi_bp.get("/docs")
 def api_docs() -> ResponseReturnValue:
     """Swagger UI on the document; in development, or where API_DOCS_ENABLED turns it on."""
-    if not current_app.config.get("API_DOCS_ENABLED", current_app.debug):
+    if not current_app.config["API_DOCS_ENABLED"]:
         abort(404)
     page = api_spec.config.page_templates["swagger"].format(
         spec_url="openapi.json",

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
+from spectree.model_adapter.pydantic_adapter import BaseFile
 
 from {{ cookiecutter.package_name }} import domain
 
@@ -159,6 +160,34 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: str
     expires_in: int
+
+
+class JobAccepted(BaseModel):
+    """A queued job: its id, its status and the URL to poll (also in Location)."""
+
+    id: int
+    status: str
+    status_url: str
+
+
+class JobOut(BaseModel):
+    """A job's status document; `result` holds the totals or counts once it is done."""
+
+    id: int
+    kind: Literal["report", "import"]
+    status: Literal["pending", "running", "retrying", "done", "failed"]
+    attempts: int
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+    updated_at: str = Field(json_schema_extra={"format": "date-time"})
+    finished_at: str | None = Field(json_schema_extra={"format": "date-time"})
+
+
+class CsvUpload(BaseModel):
+    """A multipart upload: the CSV file in the field `file`."""
+
+    file: BaseFile
 
 
 class ErrorDetail(BaseModel):

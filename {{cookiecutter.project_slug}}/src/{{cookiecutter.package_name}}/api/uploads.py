@@ -7,6 +7,8 @@ from flask.typing import ResponseReturnValue
 
 from {{ cookiecutter.package_name }}.api.auth import token_required
 from {{ cookiecutter.package_name }}.api.jobs import JOB_URL, caller_id, job_accepted, job_status
+from {{ cookiecutter.package_name }}.api.openapi import contract
+from {{ cookiecutter.package_name }}.api.schemas import CsvUpload, JobAccepted, JobOut
 from {{ cookiecutter.package_name }}.errors import ApiError
 from {{ cookiecutter.package_name }}.models import JobKind
 {%- if cookiecutter.use_celery == 'yes' %}
@@ -27,6 +29,7 @@ uploads_bp = Blueprint("uploads", __name__, url_prefix="/uploads")
 
 @uploads_bp.post("")
 @token_required
+@contract(JobAccepted, status=202, errors=(401, 413), form=CsvUpload, tag="jobs", bearer=True)
 def upload_items_csv() -> ResponseReturnValue:
     """Accept a CSV (multipart field `file`) and answer 202 with the import's status URL."""
     job = create_job(JobKind.IMPORT, owner_id=caller_id(), payload=uploaded_csv_text())
@@ -42,6 +45,7 @@ def upload_items_csv() -> ResponseReturnValue:
 
 @uploads_bp.get(JOB_URL)
 @token_required
+@contract(JobOut, errors=(401, 404), tag="jobs", bearer=True)
 def upload_status(job_id: int) -> ResponseReturnValue:
     """Status of the caller's import: pending, running, retrying, done (with counts) or failed."""
     return job_status(job_id, JobKind.IMPORT)

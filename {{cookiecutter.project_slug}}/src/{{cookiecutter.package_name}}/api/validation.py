@@ -7,6 +7,8 @@ from functools import wraps
 from typing import Any
 
 from flask import request
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from {{ cookiecutter.package_name }}.errors import ApiError
 
@@ -40,3 +42,21 @@ def json_body_required(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return wrapper
+
+
+class BoundedIntConverter(IntegerConverter):
+    """Flask's `int` converter, answering 404 for a number outside its min/max.
+
+    The stock converter makes such a URL match no route, and Werkzeug then answers 405
+    when another method's route has the same path (GET /api/items/<id> beside PUT):
+    an id beyond the column is a resource that does not exist, so 404 is the honest
+    answer. The bounds stay in the route (`<int(min=1, max=2147483647):item_id>`), where
+    the OpenAPI document reads them.
+    """
+
+    def to_python(self, value: str) -> int:
+        """The number, or a 404 when it is outside the route's bounds."""
+        try:
+            return int(super().to_python(value))
+        except ValidationError:
+            raise NotFound() from None
