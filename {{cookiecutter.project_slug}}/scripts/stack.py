@@ -1,19 +1,21 @@
 {%- set lb = cookiecutter.load_balancer -%}
+{%- set db_kind = cookiecutter.database -%}
+{%- set redis_cache = cookiecutter.cache_backend == 'redis' -%}
+{%- set celery = cookiecutter.use_celery == 'yes' -%}
+{%- set redis_broker = celery and cookiecutter.celery_broker == 'redis' -%}
+{%- set needs_redis = redis_cache or redis_broker -%}
 """Run {{ cookiecutter.project_name }} on this machine the way it runs in production.
 
-After applying the migrations it starts:
-- APP_INSTANCES gunicorn instances on 127.0.0.1:APP_BASE_PORT+i (8001, 8002, ...)
-{%- if cookiecutter.use_celery == 'yes' %}
-- a Celery worker, when a broker is configured (without one, tasks run inline)
+supervisord runs the processes (deploy/supervisor/supervisord.conf.template):
+- APP_INSTANCES gunicorn instances on 127.0.0.1:APP_BASE_PORT, APP_BASE_PORT+1, ...
+{%- if celery %}
+- the Celery worker{% if cookiecutter.example_api == 'yes' %} and beat{% endif %}
 {%- endif %}
-{%- if lb == 'nginx' %}
-- nginx in front of them on 127.0.0.1:LB_PORT (8080)
-{%- elif lb == 'haproxy' %}
-- HAProxy in front of them on 127.0.0.1:LB_PORT (8080)
+{%- if lb != 'none' %}
+- {{ lb }} in front of the instances on 127.0.0.1:LB_PORT
 {%- endif %}
-
-PIDs, logs and rendered configuration go to STACK_DIR (.stack/). Every process leads its
-own process group, so stopping it stops its children too.
+What stays here is ours: the services the stack runs against, the rendered configuration
+files, readiness and one-line errors.
 
     python scripts/stack.py up      # make stack
     python scripts/stack.py down    # make stack-stop
@@ -23,8 +25,34 @@ own process group, so stopping it stops its children too.
     python scripts/stack.py render  # write the loopback load balancer file (Procfile)
 {%- endif %}
 
-The environment (DATABASE_URL, REDIS_URL, CELERY_BROKER_URL, APP_ENV, ...) is passed
-through; values missing from it are read from .env, as `flask` commands do.
+Settings come from settings.py, `.env` included: production's. Unset service URLs default
+to this machine:
+{%- if db_kind == 'postgresql' %}
+- DATABASE_URL: PostgreSQL on 127.0.0.1:5432, a database named after the package
+  (created if missing)
+{%- elif db_kind == 'mysql' %}
+- DATABASE_URL: MySQL on 127.0.0.1:3306, a database named after the package (created if
+  missing)
+{%- else %}
+- DATABASE_URL: a SQLite file in STACK_DIR
+{%- endif %}
+{%- if needs_redis %}
+- REDIS_URL: the Redis on 127.0.0.1:6379, when it answers
+{%- endif %}
+{%- if celery and not redis_broker %}
+- CELERY_BROKER_URL: the RabbitMQ on 127.0.0.1:5672, when it answers
+{%- endif %}
+{%- if redis_cache %}
+Without Redis the response cache is off: a per-process cache behind several instances
+would serve stale data after a write.
+{%- endif %}
+{%- if cookiecutter.example_api == 'yes' %}
+Migrations run, then `flask seed` (SEED_ITEMS items and the demo user the load tests log
+in as, with ALLOW_DEMO_DATA=1 for that step only: this is a local stack), before any
+instance starts.
+{%- else %}
+Migrations run before any instance starts.
+{%- endif %}
 """
 
 from __future__ import annotations
@@ -32,34 +60,74 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-{%- if lb != 'none' %}
 import re
+{%- if lb != 'none' %}
 import shutil
 {%- endif %}
-import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import xmlrpc.client
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+{%- if needs_redis %}
+from urllib.parse import urlsplit, urlunsplit
+{%- endif %}
 
-from dotenv import dotenv_values
+{% if needs_redis -%}
+import redis
+{% endif -%}
+from sqlalchemy.engine import make_url
+from supervisor.xmlrpc import SupervisorTransport
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Run as a plain script (the Procfile does), the package is not installed on sys.path yet.
+sys.path.insert(0, str(PROJECT_DIR / "src"))
+
+from {{ cookiecutter.package_name }}.settings import (  # noqa: E402 - after the path fix above
+    ConfigError,
+    env_int,
+    env_str,
+    load_config,
+    read_env_file,
+)
+
 PACKAGE = "{{ cookiecutter.package_name }}"
 DEFAULT_INSTANCES = {{ cookiecutter.app_instances | int }}
-{%- if lb != 'none' %}
-LB_STRATEGY = "{{ cookiecutter.lb_strategy }}"
-{%- endif %}
 # Local machines are small: two workers per instance unless WEB_CONCURRENCY says otherwise.
 DEFAULT_WEB_CONCURRENCY = "2"
+{%- if cookiecutter.example_api == 'yes' %}
+# Items `flask seed` fills the database up to: enough for the load tests' pages.
+DEFAULT_SEED_ITEMS = 10_000
+{%- endif %}
 READY_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 15.0
+SUPERVISORD_START_SECONDS = 10.0
+SUPERVISORD_STOP_SECONDS = 60.0
 POLL_SECONDS = 0.2
-LOG_TAIL_LINES = 20
+{%- if db_kind == 'postgresql' %}
+LOCAL_DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PACKAGE}"
+{%- elif db_kind == 'mysql' %}
+LOCAL_DATABASE_URL = f"mysql+pymysql://root@127.0.0.1:3306/{PACKAGE}?charset=utf8mb4"
+{%- endif %}
+{%- if needs_redis %}
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+{%- endif %}
+{%- if celery and not redis_broker %}
+LOCAL_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+{%- endif %}
+{%- if lb == 'nginx' %}
+BALANCER = "nginx"
+{%- elif lb == 'haproxy' %}
+BALANCER = "haproxy"
+{%- endif %}
+
+
+class StackError(Exception):
+    """A reason the stack cannot run, said in one line with the fix."""
 
 
 @dataclass(frozen=True)
@@ -72,102 +140,116 @@ class StackSettings:
     stack_dir: Path
 
     @property
-    def pid_dir(self) -> Path:
-        """One <name>.pid per process."""
-        return self.stack_dir / "pids"
-
-    @property
     def log_dir(self) -> Path:
-        """One <name>.log per process (stdout and stderr)."""
+        """One <process>.log per process, and supervisord's own log."""
         return self.stack_dir / "logs"
 
     @property
     def run_dir(self) -> Path:
-        """Rendered configuration, sockets and the load balancer's temporary files."""
+        """Rendered configuration, sockets, PID files and the balancer's temporary files."""
         return self.stack_dir / "run"
 
+    @property
+    def supervisor_config(self) -> Path:
+        """The rendered supervisord.conf that supervisorctl reads too."""
+        return self.stack_dir / "supervisord.conf"
+
+    @property
+    def socket_path(self) -> Path:
+        """supervisord's control socket."""
+        return self.run_dir / "supervisor.sock"
+
     def app_ports(self) -> list[int]:
-        """The port of each gunicorn instance."""
+        """The port of each gunicorn instance (also its supervisord process number)."""
         return [self.base_port + index for index in range(self.instances)]
 
 
-@dataclass(frozen=True)
-class Process:
-    """A long-running process of the stack and how to tell that it is ready."""
-
-    name: str
-    command: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-    ready_url: str | None = None
-
-
 def load_settings() -> StackSettings:
-    """Read ports, instance count and the stack directory from the environment."""
-    instances = int(os.environ.get("APP_INSTANCES") or DEFAULT_INSTANCES)
+    """Ports, instance count and the stack directory, parsed by settings.py."""
+    instances = env_int("APP_INSTANCES", DEFAULT_INSTANCES)
     if not 1 <= instances <= 32:
-        sys.exit(f"APP_INSTANCES must be between 1 and 32, got {instances}")
+        raise StackError(f"APP_INSTANCES must be between 1 and 32, got {instances}")
     return StackSettings(
         instances=instances,
-        base_port=int(os.environ.get("APP_BASE_PORT") or 8001),
-        lb_port=int(os.environ.get("LB_PORT") or 8080),
-        stack_dir=(PROJECT_DIR / os.environ.get("STACK_DIR", ".stack")).resolve(),
+        base_port=env_int("APP_BASE_PORT", 8001),
+        lb_port=env_int("LB_PORT", 8080),
+        stack_dir=(PROJECT_DIR / (env_str("STACK_DIR") or ".stack")).resolve(),
     )
 
 
-def child_environment() -> dict[str, str]:
-    """The environment every process gets: ours, then .env for what is unset."""
-    env = dict(os.environ)
-    for key, value in dotenv_values(PROJECT_DIR / ".env").items():
-        if value is not None:
-            env.setdefault(key, value)
-    source_dirs = [str(PROJECT_DIR / "src"), env.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, source_dirs))
-    env.setdefault("WEB_CONCURRENCY", DEFAULT_WEB_CONCURRENCY)
-    return env
+# --- Ports: free before start, owned by the balancer after ---
 
 
-# --- The processes ---
+def port_is_free(port: int) -> bool:
+    """Whether 127.0.0.1:port can be bound right now."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
-def web_processes(settings: StackSettings) -> list[Process]:
-    """One gunicorn per port, each with its own control socket."""
-    return [
-        Process(
-            name=f"web-{index}",
-            command=[
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                str(PROJECT_DIR / "gunicorn.conf.py"),
-                f"{PACKAGE}.wsgi:app",
-            ],
-            env={
-                "GUNICORN_BIND": f"127.0.0.1:{port}",
-                "GUNICORN_CONTROL_SOCKET": str(settings.run_dir / f"web-{index}.ctl"),
-            },
-            ready_url=f"http://127.0.0.1:{port}/readyz",
-        )
-        for index, port in enumerate(settings.app_ports(), start=1)
-    ]
-{%- if cookiecutter.use_celery == 'yes' %}
+def listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on `port` (any address), from /proc/net/tcp{,6}."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                # local_address is HEXIP:HEXPORT; state 0A is LISTEN; field 9 the inode.
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    return inodes
 
 
-def broker_configured(env: dict[str, str]) -> bool:
-    """Whether the app has a broker; without one, tasks run inline and need no worker."""
-{%- if cookiecutter.celery_broker == 'redis' %}
-    return bool(env.get("CELERY_BROKER_URL") or env.get("REDIS_URL"))
-{%- else %}
-    return bool(env.get("CELERY_BROKER_URL"))
+def pids_holding(inodes: set[str], pids: Iterator[int]) -> list[int]:
+    """The processes among `pids` with one of these sockets open."""
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    holders = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) in wanted for fd in Path(f"/proc/{pid}/fd").iterdir()):
+                holders.append(pid)
+    return holders
+
+
+def all_pids() -> Iterator[int]:
+    """Every process id in /proc."""
+    return (int(path.name) for path in Path("/proc").iterdir() if path.name.isdigit())
+
+
+def port_holder(port: int) -> str:
+    """Who listens on `port`, e.g. ' by pid 123 (nginx)', or '' when /proc cannot tell."""
+    for pid in pids_holding(listening_inodes(port), all_pids()):
+        with contextlib.suppress(OSError):
+            return f" by pid {pid} ({Path(f'/proc/{pid}/comm').read_text().strip()})"
+    return ""
+
+
+def owns_port(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the listening socket of `port` (True without /proc)."""
+    if not Path("/proc/net/tcp").exists():
+        return True  # no /proc (macOS): the HTTP check through the port has to do
+    return bool(pids_holding(listening_inodes(port), iter([pid])))
+
+
+def require_free_ports(settings: StackSettings) -> None:
+    """Refuse to start when a port of the stack is held by another process."""
+    ports = [("APP_BASE_PORT", port) for port in settings.app_ports()]
+{%- if lb != 'none' %}
+    ports.insert(0, ("LB_PORT", settings.lb_port))
 {%- endif %}
+    for variable, port in ports:
+        if not port_is_free(port):
+            raise StackError(
+                f"port {port} is already in use{port_holder(port)}; stop that process or "
+                f"choose another port, e.g. `make stack {variable}={port + 1000}`"
+            )
+{%- if lb != 'none' %}
 
 
-def worker_processes(env: dict[str, str]) -> list[Process]:
-    """A Celery worker for the report and import tasks, when a broker is configured."""
-    if not broker_configured(env):
-        return []
-    command = [sys.executable, "-m", "celery", "-A", f"{PACKAGE}.worker", "worker"]
-    return [Process(name="worker", command=[*command, "--loglevel=INFO", "--concurrency=2"])]
+# --- The load balancer's configuration ---
 {%- endif %}
 {%- if lb == 'nginx' %}
 
@@ -176,17 +258,29 @@ def worker_processes(env: dict[str, str]) -> list[Process]:
 NGINX_TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
-def nginx_binary() -> str:
+def balancer_binary() -> str:
     """nginx from NGINX, PATH or /usr/sbin (where Debian puts it, off a user's PATH)."""
-    return os.environ.get("NGINX") or shutil.which("nginx") or "/usr/sbin/nginx"
+    chosen = env_str("NGINX") or shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.access(chosen, os.X_OK):
+        raise StackError(
+            f"nginx not found at {chosen}; install it (apt-get install nginx, "
+            "brew install nginx) or set NGINX=/path/to/nginx"
+        )
+    return chosen
 
 
 def upstream_servers(settings: StackSettings) -> str:
     """The upstream's server lines for the loopback nginx."""
     lines = []
+{%- if cookiecutter.lb_strategy == 'weighted' %}
     for index, port in enumerate(settings.app_ports()):
-        weight = (" weight=2" if index == 0 else " weight=1") if LB_STRATEGY == "weighted" else ""
+        # The first instance takes twice the share of the others.
+        weight = " weight=2" if index == 0 else " weight=1"
         lines.append(f"        server 127.0.0.1:{port} max_fails=3 fail_timeout=10s{weight};")
+{%- else %}
+    for port in settings.app_ports():
+        lines.append(f"        server 127.0.0.1:{port} max_fails=3 fail_timeout=10s;")
+{%- endif %}
     return "\n".join(lines)
 
 
@@ -204,25 +298,8 @@ def render_lb_config(settings: StackSettings) -> Path:
 
 def lb_test_command(settings: StackSettings, config: Path) -> list[str]:
     """`nginx -t` on a rendered configuration, with every path under the run directory."""
-    return [*lb_base_command(settings, config), "-t", "-q"]
-
-
-def lb_base_command(settings: StackSettings, config: Path) -> list[str]:
-    """nginx with its prefix, configuration and early error log in the stack's directories."""
     error_log = str(settings.log_dir / "nginx-error.log")
-    return [nginx_binary(), "-p", str(settings.run_dir), "-c", str(config), "-e", error_log]
-
-
-def lb_processes(settings: StackSettings) -> list[Process]:
-    """nginx in the foreground (daemon off) so its PID is the master's."""
-    config = render_lb_config(settings)
-    return [
-        Process(
-            name="nginx",
-            command=lb_base_command(settings, config),
-            ready_url=f"http://127.0.0.1:{settings.lb_port}/readyz",
-        )
-    ]
+    return [balancer_binary(), "-p", str(settings.run_dir), "-c", str(config), "-e", error_log]
 
 
 def production_check_config(settings: StackSettings) -> Path:
@@ -245,17 +322,28 @@ def production_check_config(settings: StackSettings) -> Path:
 {%- elif lb == 'haproxy' %}
 
 
-def haproxy_binary() -> str:
+def balancer_binary() -> str:
     """haproxy from HAPROXY, PATH or /usr/sbin (where Debian puts it, off a user's PATH)."""
-    return os.environ.get("HAPROXY") or shutil.which("haproxy") or "/usr/sbin/haproxy"
+    chosen = env_str("HAPROXY") or shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not os.access(chosen, os.X_OK):
+        raise StackError(
+            f"haproxy not found at {chosen}; install it (apt-get install haproxy, "
+            "brew install haproxy) or set HAPROXY=/path/to/haproxy"
+        )
+    return chosen
 
 
 def upstream_servers(settings: StackSettings) -> str:
     """The backend's server lines for the loopback HAProxy."""
     lines = []
     for index, port in enumerate(settings.app_ports()):
-        weight = (" weight 2" if index == 0 else " weight 1") if LB_STRATEGY == "weighted" else ""
+{%- if cookiecutter.lb_strategy == 'weighted' %}
+        # The first instance takes twice the share of the others.
+        weight = " weight 2" if index == 0 else " weight 1"
         lines.append(f"    server web{index + 1} 127.0.0.1:{port}{weight}")
+{%- else %}
+        lines.append(f"    server web{index + 1} 127.0.0.1:{port}")
+{%- endif %}
     return "\n".join(lines)
 
 
@@ -268,26 +356,13 @@ def render_lb_config(settings: StackSettings) -> Path:
 
 def lb_test_command(settings: StackSettings, config: Path) -> list[str]:
     """`haproxy -c` on a configuration file."""
-    return [haproxy_binary(), "-c", "-q", "-f", str(config)]
-
-
-def lb_processes(settings: StackSettings) -> list[Process]:
-    """HAProxy in the foreground (-db) so its PID is the one to stop."""
-    config = render_lb_config(settings)
-    return [
-        Process(
-            name="haproxy",
-            command=[haproxy_binary(), "-db", "-f", str(config)],
-            ready_url=f"http://127.0.0.1:{settings.lb_port}/readyz",
-        )
-    ]
+    return [balancer_binary(), "-c", "-q", "-f", str(config)]
 
 
 def production_check_config(settings: StackSettings) -> Path:
     """deploy/haproxy/<slug>.cfg is a whole configuration: check it as it is."""
     return PROJECT_DIR / "deploy" / "haproxy" / "{{ cookiecutter.project_slug }}.cfg"
 {%- endif %}
-{%- if lb != 'none' %}
 
 
 def render_template(template: Path, values: dict[str, str], target: Path) -> Path:
@@ -296,95 +371,313 @@ def render_template(template: Path, values: dict[str, str], target: Path) -> Pat
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in values:
-            sys.exit(f"{template}: no value for @{name}@")
+            raise StackError(f"{template}: no value for @{name}@")
         return values[name]
 
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(re.sub(r"@([A-Z_]+)@", substitute, template.read_text()))
     return target
-{%- endif %}
 
 
-def planned_waves(settings: StackSettings, env: dict[str, str]) -> list[list[Process]]:
-    """What `up` starts, in waves: each wave is ready before the next one starts."""
-    app_wave = web_processes(settings)
-{%- if cookiecutter.use_celery == 'yes' %}
-    app_wave += worker_processes(env)
-{%- endif %}
+def render_supervisor_config(settings: StackSettings) -> Path:
+    """Fill deploy/supervisor/supervisord.conf.template for this stack."""
+    values = {
+        "RUN_DIR": str(settings.run_dir),
+        "LOG_DIR": str(settings.log_dir),
+        "PROJECT_DIR": str(PROJECT_DIR),
+        "PYTHON": sys.executable,
+        "INSTANCES": str(settings.instances),
+        "BASE_PORT": str(settings.base_port),
 {%- if lb != 'none' %}
-    return [app_wave, lb_processes(settings)]
-{%- else %}
-    return [app_wave]
+        "LB_BINARY": balancer_binary(),
+{%- endif %}
+    }
+    # supervisord expands %(name)s in its file: a literal % in a path must be doubled.
+    escaped = {name: value.replace("%", "%%") for name, value in values.items()}
+    template = PROJECT_DIR / "deploy" / "supervisor" / "supervisord.conf.template"
+    return render_template(template, escaped, settings.supervisor_config)
+
+
+# --- The services the stack runs against ---
+
+
+def describe_url(url: str) -> str:
+    """A service URL with its password hidden, for printing."""
+    return make_url(url).render_as_string(hide_password=True) if "://" in url else url
+{%- if db_kind == 'postgresql' %}
+
+
+def create_local_database(url: str) -> None:
+    """Create the local PostgreSQL database if it is missing."""
+    import psycopg
+
+    name = make_url(url).database
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as connection:
+            found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if found.fetchone() is None:
+                connection.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise StackError(
+            f"PostgreSQL on 127.0.0.1:5432 is not usable ({reason}); start it, "
+            "or set DATABASE_URL in .env"
+        ) from None
+{%- elif db_kind == 'mysql' %}
+
+
+def create_local_database(url: str) -> None:
+    """Create the local MySQL database (utf8mb4) if it is missing."""
+    import pymysql
+
+    name = make_url(url).database
+    try:
+        connection = pymysql.connect(host="127.0.0.1", port=3306, user="root", connect_timeout=3)
+        with connection, connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
+    except pymysql.MySQLError as exc:
+        reason = f"MySQL on 127.0.0.1:3306 is not usable ({exc})"
+        raise StackError(f"{reason}; start it, or set DATABASE_URL in .env") from None
 {%- endif %}
 
 
-# --- Process groups and PID files ---
+def choose_database(settings: StackSettings) -> str:
+    """DATABASE_URL from the settings, else this machine's database (see the docstring)."""
+    configured = env_str("DATABASE_URL")
+    if configured:
+        return f"{describe_url(configured)} (DATABASE_URL)"
+{%- if db_kind == 'sqlite' %}
+    # An absolute path, so every instance and the migration step open the same file.
+    url = f"sqlite:///{settings.stack_dir / 'app.db'}"
+{%- else %}
+    url = LOCAL_DATABASE_URL
+    create_local_database(url)
+{%- endif %}
+    os.environ["DATABASE_URL"] = url
+    return f"{describe_url(url)} (local default)"
+{%- if needs_redis %}
 
 
-def group_alive(pgid: int) -> bool:
-    """Whether any live (non-zombie) process remains in the process group."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            # Fields after the parenthesised command: state, ppid, pgrp, ...
-            state, _ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
-        except (OSError, IndexError, ValueError):
-            continue
-        if int(pgrp) == pgid and state != "Z":
-            return True
-    return False
+def redis_answers(url: str) -> bool:
+    """Whether the Redis at `url` answers a PING within half a second."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
 
 
-def read_pids(settings: StackSettings) -> dict[str, int]:
-    """The recorded PID of each stack process, by name."""
-    pids = {}
-    for pid_file in sorted(settings.pid_dir.glob("*.pid")):
-        try:
-            pids[pid_file.stem] = int(pid_file.read_text().strip())
-        except ValueError:
-            pid_file.unlink()
-    return pids
+def without_password(url: str) -> str:
+    """A redis:// URL with its password hidden, for printing."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
-def start_process(process: Process, settings: StackSettings, env: dict[str, str]) -> int:
-    """Start `process` as the leader of a new session, logging to its own file."""
-    log_path = settings.log_dir / f"{process.name}.log"
-    with log_path.open("ab") as log:
-        child = subprocess.Popen(
-            process.command,
+def choose_redis() -> str | None:
+    """REDIS_URL from the settings (it must answer), else the local Redis when it answers."""
+    configured = env_str("REDIS_URL")
+    if configured:
+        if not redis_answers(configured):
+            raise StackError(
+                f"Redis at {without_password(configured)} (REDIS_URL) does not answer; "
+                "start it or fix REDIS_URL in .env"
+            )
+        return configured
+    if redis_answers(LOCAL_REDIS_URL):
+        os.environ["REDIS_URL"] = LOCAL_REDIS_URL
+        return LOCAL_REDIS_URL
+    return None
+{%- endif %}
+{%- if redis_cache %}
+
+
+def choose_cache(redis_url: str | None, settings: StackSettings) -> str:
+    """The shared Redis cache, or caching off: never a per-process cache behind a balancer."""
+    cache_url = env_str("CACHE_REDIS_URL") or redis_url
+    if cache_url:
+        return f"{without_password(cache_url)} (Redis, shared by every instance)"
+    # CACHE_ENABLED=0 is production's NullCache: every request reads the database.
+    os.environ["CACHE_ENABLED"] = "0"
+    return (
+        "off: no Redis (REDIS_URL unset, nothing answers on 127.0.0.1:6379), and a "
+        f"per-process cache in {settings.instances} instances would serve stale data "
+        "after a write; start Redis or set REDIS_URL to turn it on"
+    )
+{%- endif %}
+{%- if celery %}
+
+
+def choose_broker({% if redis_broker %}redis_url: str | None{% endif %}) -> str:
+    """The Celery broker: production needs one, so its absence is an error with the fix."""
+{%- if redis_broker %}
+    broker = env_str("CELERY_BROKER_URL") or redis_url
+    if broker is None:
+        raise StackError(
+            "Celery needs a broker: start Redis on 127.0.0.1:6379, or set REDIS_URL "
+            "(or CELERY_BROKER_URL) in .env"
+        )
+    return without_password(broker)
+{%- else %}
+    broker = env_str("CELERY_BROKER_URL")
+    if broker:
+        return describe_url(broker)
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=0.5).close()
+    except OSError:
+        raise StackError(
+            "Celery needs a broker: start RabbitMQ on 127.0.0.1:5672, or set "
+            "CELERY_BROKER_URL in .env"
+        ) from None
+    os.environ["CELERY_BROKER_URL"] = LOCAL_BROKER_URL
+    return describe_url(LOCAL_BROKER_URL)
+{%- endif %}
+{%- endif %}
+
+
+def prepare_environment(settings: StackSettings) -> list[tuple[str, str]]:
+    """Settle every setting the processes inherit; return what to tell the user."""
+    # Local machines are small; WEB_CONCURRENCY in .env or the environment wins.
+    os.environ.setdefault("WEB_CONCURRENCY", DEFAULT_WEB_CONCURRENCY)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(PROJECT_DIR / "src"), os.environ.get("PYTHONPATH", "")])
+    )
+    summary = [
+        ("settings", f"{env_str('APP_ENV') or 'production'} (APP_ENV; .env and environment)"),
+        ("database", choose_database(settings)),
+    ]
+{%- if needs_redis %}
+    redis_url = choose_redis()
+{%- endif %}
+{%- if redis_cache %}
+    summary.append(("cache", choose_cache(redis_url, settings)))
+{%- else %}
+    summary.append(("cache", "off (the project was generated without a response cache)"))
+{%- endif %}
+{%- if celery %}
+    summary.append(("broker", choose_broker({% if redis_broker %}redis_url{% endif %})))
+{%- endif %}
+    # The processes validate these again at start; checking here turns a bad value into
+    # one line before anything runs.
+    try:
+        load_config().validate()
+    except ConfigError as exc:
+        raise StackError(f"configuration error: {exc}") from None
+    return summary
+
+
+def run_step(settings: StackSettings, name: str, args: list[str], **extra_env: str) -> None:
+    """Run a `flask` command to completion before the stack starts; fail with its log."""
+    log_path = settings.log_dir / f"{name}.log"
+    command = [sys.executable, "-m", "flask", "--app", f"{PACKAGE}.wsgi", *args]
+    with log_path.open("wb") as log:
+        result = subprocess.run(
+            command,
             cwd=PROJECT_DIR,
-            env={**env, **process.env},
+            env={**os.environ, **extra_env},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            check=False,
         )
-    (settings.pid_dir / f"{process.name}.pid").write_text(f"{child.pid}\n")
-    return child.pid
+    if result.returncode != 0:
+        raise StackError(f"{name} failed: {last_line(log_path)} (log: {log_path})")
 
 
-def stop_group(pgid: int, timeout: float) -> bool:
-    """TERM the group, wait for a graceful exit, then KILL; True if it had to be killed."""
-    send_to_group(pgid, signal.SIGTERM)
-    if wait_until(lambda: not group_alive(pgid), timeout):
+def last_line(path: Path) -> str:
+    """The last non-blank line of a log: usually the reason a process stopped."""
+    with contextlib.suppress(OSError):
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        if lines:
+            return lines[-1].strip()
+    return "no output"
+
+
+# --- supervisord ---
+
+
+def supervisor(settings: StackSettings) -> xmlrpc.client.ServerProxy:
+    """supervisord's XML-RPC interface over its unix socket (what supervisorctl uses)."""
+    transport = SupervisorTransport(None, None, f"unix://{settings.socket_path}")
+    # The host name is ignored: the transport connects to the socket.
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+
+def supervisor_running(settings: StackSettings) -> bool:
+    """Whether this stack's supervisord answers on its socket."""
+    if not settings.socket_path.exists():
         return False
-    send_to_group(pgid, signal.SIGKILL)
-    wait_until(lambda: not group_alive(pgid), 5.0)
-    return True
+    try:
+        return supervisor(settings).supervisor.getState()["statename"] == "RUNNING"
+    except (OSError, xmlrpc.client.Error):
+        return False
 
 
-def send_to_group(pgid: int, signum: signal.Signals) -> None:
-    """Signal every process of the group; a group that is already gone is fine."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signum)
+def start_supervisord(settings: StackSettings) -> None:
+    """Start supervisord (it daemonizes) and wait until its socket answers."""
+    settings.socket_path.unlink(missing_ok=True)  # a stale one from a crashed run
+    config = render_supervisor_config(settings)
+    started = subprocess.run(
+        [sys.executable, "-m", "supervisor.supervisord", "-c", str(config)],
+        cwd=PROJECT_DIR,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if started.returncode != 0:
+        reason = (started.stderr or started.stdout or "no output").strip().splitlines()[0]
+        raise StackError(f"supervisord did not start: {reason[:300]} ({config})")
+    if not wait_until(lambda: supervisor_running(settings), SUPERVISORD_START_SECONDS):
+        log = settings.log_dir / "supervisord.log"
+        raise StackError(f"supervisord did not start: {last_line(log)} (log: {log})")
+
+
+def process_infos(settings: StackSettings) -> list[dict]:
+    """supervisord's view of every program: name, group, state, pid."""
+    return supervisor(settings).supervisor.getAllProcessInfo()
+
+
+def full_name(info: dict) -> str:
+    """The name supervisorctl uses: group:name for the instances, name otherwise."""
+    return info["name"] if info["group"] == info["name"] else f"{info['group']}:{info['name']}"
+
+
+def stop_supervisord(settings: StackSettings) -> list[str]:
+    """Stop the balancer, then every other program, then supervisord; wait for its exit."""
+    rpc = supervisor(settings).supervisor
+    stopped = []
+    running = [info for info in process_infos(settings) if info["statename"] == "RUNNING"]
+{%- if lb != 'none' %}
+    # The balancer first: it stops taking requests before the instances go away.
+    running.sort(key=lambda info: info["group"] != BALANCER)
+{%- endif %}
+    for info in running:
+        with contextlib.suppress(xmlrpc.client.Fault):  # it stopped on its own meanwhile
+            rpc.stopProcess(full_name(info), True)
+        stopped.append(info["name"])
+    pid_file = settings.run_dir / "supervisord.pid"
+    pid = int(pid_file.read_text().strip()) if pid_file.exists() else rpc.getPID()
+    rpc.shutdown()
+    wait_until(lambda: not process_exists(pid), SUPERVISORD_STOP_SECONDS)
+    return stopped
+
+
+def process_exists(pid: int) -> bool:
+    """Whether `pid` is a live process (not a zombie)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, 0)
+            return True
+        return False
+    return state != "Z"
 
 
 def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
@@ -395,6 +688,9 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
             return True
         time.sleep(POLL_SECONDS)
     return condition()
+
+
+# --- Readiness ---
 
 
 def http_status(url: str) -> int | None:
@@ -408,116 +704,159 @@ def http_status(url: str) -> int | None:
         return None
 
 
-def log_tail(settings: StackSettings, name: str) -> str:
-    """The last lines of a process's log, to show why it failed."""
-    path = settings.log_dir / f"{name}.log"
-    if not path.exists():
-        return "(no log)"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
+def ready_url(settings: StackSettings, info: dict) -> str | None:
+    """The URL that answers 200 when this process is ready; None for the Celery ones."""
+    if info["group"] == "web":
+        return f"http://127.0.0.1:{info['name'].removeprefix('web-')}/readyz"
+{%- if lb != 'none' %}
+    if info["group"] == BALANCER:
+        return f"http://127.0.0.1:{settings.lb_port}/readyz"
+{%- endif %}
+    return None
+
+
+def not_ready(settings: StackSettings, info: dict) -> str | None:
+    """Why a process is not ready yet, or None when it is."""
+    if info["statename"] != "RUNNING":
+        return info["statename"]
+    url = ready_url(settings, info)
+    if url is not None and http_status(url) != 200:
+        return f"{url} is not 200"
+{%- if lb != 'none' %}
+    if info["group"] == BALANCER and not owns_port(info["pid"], settings.lb_port):
+        return f"port {settings.lb_port} is held by another process{port_holder(settings.lb_port)}"
+{%- endif %}
+    return None
+
+
+# States supervisord gives up in: the program exited during start.
+FAILED_STATES = {"BACKOFF", "FATAL", "EXITED"}
+
+
+def wait_ready(settings: StackSettings, groups: Callable[[str], bool]) -> None:
+    """Wait until every process of the chosen groups runs and answers; fail with its log."""
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while True:
+        infos = [info for info in process_infos(settings) if groups(info["group"])]
+        reasons = {full_name(info): (info, not_ready(settings, info)) for info in infos}
+        waiting = {name: pair for name, pair in reasons.items() if pair[1] is not None}
+        if not waiting:
+            return
+        for name, (info, reason) in waiting.items():
+            if reason in FAILED_STATES or (reason and "held by another" in reason):
+                log = Path(info["stdout_logfile"] or settings.log_dir / f"{info['name']}.log")
+                raise StackError(f"{name} did not start: {last_line(log)} (log: {log})")
+        if time.monotonic() > deadline:
+            name, (info, reason) = next(iter(waiting.items()))
+            raise StackError(f"{name} not ready after {READY_TIMEOUT_SECONDS:g}s: {reason}")
+        time.sleep(POLL_SECONDS)
+
+
+{%- if lb != 'none' %}
+
+
+def start_balancer(settings: StackSettings) -> None:
+    """Start the balancer once the instances answer; a failed start is one line."""
+    try:
+        supervisor(settings).supervisor.startProcess(BALANCER, True)
+    except xmlrpc.client.Fault:
+        log = settings.log_dir / f"{BALANCER}.log"
+        raise StackError(f"{BALANCER} did not start: {last_line(log)} (log: {log})") from None
+{%- endif %}
 
 
 # --- Commands ---
 
 
-def migrate(settings: StackSettings, env: dict[str, str]) -> None:
-    """Apply the migrations once, before any instance starts."""
-    log_path = settings.log_dir / "migrate.log"
-    command = [sys.executable, "-m", "flask", "--app", f"{PACKAGE}.wsgi", "db", "upgrade"]
-    with log_path.open("wb") as log:
-        result = subprocess.run(command, cwd=PROJECT_DIR, env=env, stdout=log, stderr=log)
-    if result.returncode != 0:
-        sys.exit(f"migrations failed:\n{log_tail(settings, 'migrate')}")
-
-
-def wait_ready(processes: list[Process], pids: dict[str, int], settings: StackSettings) -> None:
-    """Wait until every process answers its ready URL; stop the stack if one fails."""
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    for process in processes:
-        while True:
-            if not group_alive(pids[process.name]):
-                fail_start(settings, process.name, "exited during start")
-            if process.ready_url is None or http_status(process.ready_url) == 200:
-                break
-            if time.monotonic() > deadline:
-                fail_start(settings, process.name, f"{process.ready_url} is not 200")
-            time.sleep(POLL_SECONDS)
-
-
-def fail_start(settings: StackSettings, name: str, reason: str) -> None:
-    """Report why the stack did not come up, stop what started and exit non-zero."""
-    print(f"{name} {reason}; last lines of {settings.log_dir / name}.log:", file=sys.stderr)
-    print(log_tail(settings, name), file=sys.stderr)
-    down(settings)
-    sys.exit(1)
-
-
 def up(settings: StackSettings) -> int:
-    """Start the stack unless it is already running; print where it listens."""
-    running = {name: pid for name, pid in read_pids(settings).items() if group_alive(pid)}
-    if running:
-        names = ", ".join(f"{name} (pid {pid})" for name, pid in running.items())
-        print(f"stack already running: {names}; `make stack-stop` stops it")
+    """Prepare the services, start supervisord, wait for readiness, say what runs."""
+    if supervisor_running(settings):
+        print("stack: already running; `make stack-status` shows it, `make stack-stop` stops it")
         return 0
-    down(settings, quiet=True)
-    for directory in (settings.pid_dir, settings.log_dir, settings.run_dir):
-        directory.mkdir(parents=True, exist_ok=True)
-    env = child_environment()
-    migrate(settings, env)
-    pids: dict[str, int] = {}
-    started: list[Process] = []
-    # In waves: the load balancer starts only once every instance is ready, so its first
-    # health checks never see an instance still booting and mark it down.
-    for wave in planned_waves(settings, env):
-        pids.update({process.name: start_process(process, settings, env) for process in wave})
-        wait_ready(wave, pids, settings)
-        started += wave
-    print_summary(settings, started, pids)
-    return 0
-
-
-def print_summary(settings: StackSettings, processes: list[Process], pids: dict[str, int]) -> None:
-    """Tell the user what runs where and how to stop it."""
-    for process in processes:
-        where = f" {process.ready_url.removesuffix('/readyz')}" if process.ready_url else ""
-        print(f"{process.name:<8} pid {pids[process.name]:<7}{where}")
+    require_free_ports(settings)
 {%- if lb != 'none' %}
-    print(f"service: http://127.0.0.1:{settings.lb_port}/  (through {{ lb }})")
+    balancer_binary()  # a missing binary is one line before anything starts
 {%- endif %}
-    print(f"logs: {settings.log_dir}/  stop: make stack-stop")
-
-
-def down(settings: StackSettings, quiet: bool = False) -> int:
-    """Stop every recorded process group (load balancer first) and remove its PID file."""
-    pids = read_pids(settings)
-    # Reverse start order: the load balancer stops taking requests before the apps go.
-    for name in sorted(pids, key=stop_order):
-        killed = stop_group(pids[name], STOP_TIMEOUT_SECONDS)
-        (settings.pid_dir / f"{name}.pid").unlink(missing_ok=True)
-        if not quiet:
-            print(f"stopped {name} (pid {pids[name]}){' with SIGKILL' if killed else ''}")
-    if not pids and not quiet:
-        print("stack not running")
+    for directory in (settings.log_dir, settings.run_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    say(prepare_environment(settings))
+    run_step(settings, "migrate", ["db", "upgrade"])
+{%- if cookiecutter.example_api == 'yes' %}
+    items = str(env_int("SEED_ITEMS", DEFAULT_SEED_ITEMS))
+    # The demo user and items exist for load tests; production refuses them unless
+    # ALLOW_DEMO_DATA=1, which this local stack sets for this step only.
+    run_step(settings, "seed", ["seed", "--items", items], ALLOW_DEMO_DATA="1")
+{%- endif %}
+{%- if lb != 'none' %}
+    render_lb_config(settings)
+{%- endif %}
+    try:
+        start_supervisord(settings)
+{%- if lb != 'none' %}
+        wait_ready(settings, lambda group: group != BALANCER)
+        start_balancer(settings)
+        wait_ready(settings, lambda group: group == BALANCER)
+{%- else %}
+        wait_ready(settings, lambda group: True)
+{%- endif %}
+    except BaseException:
+        if supervisor_running(settings):
+            stop_supervisord(settings)
+        raise
+    say(running_summary(settings))
+    print(f"stack: ready. `make stack-status`, `make stack-stop`; logs in {settings.log_dir}/")
     return 0
 
 
-def stop_order(name: str) -> tuple[int, str]:
-    """Load balancer first, then the worker, then the web instances."""
-    rank = 2 if name.startswith("web-") else 1 if name == "worker" else 0
-    return rank, name
+def say(lines: list[tuple[str, str]]) -> None:
+    """Print labelled lines as they become known, so a slow start shows its progress."""
+    for label, value in lines:
+        print(f"stack: {label:<10} {value}", flush=True)
+
+
+def running_summary(settings: StackSettings) -> list[tuple[str, str]]:
+    """What runs where, once it is ready."""
+    ports = settings.app_ports()
+    workers = env_str("WEB_CONCURRENCY")
+    instances = f"{settings.instances} x gunicorn ({workers} workers each) on 127.0.0.1:"
+    summary = [("instances", instances + f"{ports[0]}-{ports[-1]}")]
+{%- if celery %}
+    summary.append(("tasks", "Celery worker{% if cookiecutter.example_api == 'yes' %} and beat{% endif %}"))
+{%- endif %}
+{%- if lb != 'none' %}
+    summary.append(("balancer", f"{BALANCER} on 127.0.0.1:{settings.lb_port}"))
+    summary.append(("url", f"http://127.0.0.1:{settings.lb_port}/"))
+{%- else %}
+    summary.append(("url", ", ".join(f"http://127.0.0.1:{port}/" for port in ports)))
+{%- endif %}
+    return summary
+
+
+def down(settings: StackSettings) -> int:
+    """Stop every process of the stack and supervisord itself."""
+    if not supervisor_running(settings):
+        print("stack: not running")
+        return 0
+    stopped = stop_supervisord(settings)
+    print(f"stack: stopped {', '.join(stopped) or 'supervisord'}")
+    return 0
 
 
 def status(settings: StackSettings) -> int:
-    """List the recorded processes; exit 1 when any of them is down."""
-    pids = read_pids(settings)
-    if not pids:
-        print("stack not running")
+    """A table of the stack's processes; exit 1 unless every one runs and answers."""
+    if not supervisor_running(settings):
+        print("stack: not running (`make stack` starts it)")
         return 1
-    all_up = True
-    for name, pid in sorted(pids.items(), key=lambda item: stop_order(item[0])):
-        alive = group_alive(pid)
-        all_up = all_up and alive
-        print(f"{name:<8} pid {pid:<7} {'running' if alive else 'DOWN'}")
-    return 0 if all_up else 1
+    rows = []
+    for info in process_infos(settings):
+        url = ready_url(settings, info)
+        reason = not_ready(settings, info)
+        rows.append((full_name(info), info["statename"], str(info["pid"] or "-"), url, reason))
+    print(f"{'PROCESS':<16} {'STATE':<9} {'PID':<8} {'READY':<6} CHECKED")
+    for name, state, pid, url, reason in rows:
+        verdict = "yes" if reason is None else "NO"
+        print(f"{name:<16} {state:<9} {pid:<8} {verdict:<6} {url or 'process state'}")
+    return 0 if all(reason is None for *_, reason in rows) else 1
 {%- if lb != 'none' %}
 
 
@@ -534,7 +873,11 @@ def check(settings: StackSettings) -> int:
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
     for config in (render_lb_config(settings), production_check_config(settings)):
-        result = subprocess.run(lb_test_command(settings, config), capture_output=True, text=True)
+        command = lb_test_command(settings, config)
+{%- if lb == 'nginx' %}
+        command += ["-t", "-q"]
+{%- endif %}
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
         verdict = "ok" if result.returncode == 0 else "FAILED"
         print(f"{config.relative_to(PROJECT_DIR)}: {verdict}")
         if result.returncode != 0:
@@ -556,10 +899,18 @@ COMMANDS: dict[str, Callable[[StackSettings], int]] = {
 
 
 def main() -> int:
-    """Run the command named on the command line."""
+    """Run the command named on the command line; errors are one line, exit 1."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=sorted(COMMANDS))
-    return COMMANDS[parser.parse_args().command](load_settings())
+    command = parser.parse_args().command
+    # .env is relative to the project, wherever the script is called from.
+    os.chdir(PROJECT_DIR)
+    try:
+        read_env_file()
+        return COMMANDS[command](load_settings())
+    except (StackError, ConfigError) as exc:
+        print(f"stack: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

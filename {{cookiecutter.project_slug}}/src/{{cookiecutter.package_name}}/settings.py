@@ -291,9 +291,17 @@ class Config:
         """Response cache: {% if cookiecutter.cache_backend == 'redis' %}Redis when configured, else in-process{% else %}turned off (NullCache){% endif %}."""
 {%- if cookiecutter.cache_backend == 'redis' %}
         cache_redis_url = env_str("CACHE_REDIS_URL", self.REDIS_URL)
-        # SimpleCache is per process: fine for `make dev`, wrong behind a load balancer,
-        # which is why production refuses to start without a Redis URL.
-        self.CACHE_TYPE = "RedisCache" if cache_redis_url else "SimpleCache"
+        # Off means NullCache: every request reads the database. On by default, Redis
+        # being the chosen backend; `make stack` turns it off when no Redis answers,
+        # since a per-process cache behind several instances serves stale data.
+        self.CACHE_ENABLED = env_bool("CACHE_ENABLED", True)
+        if not self.CACHE_ENABLED:
+            self.CACHE_TYPE = "NullCache"
+            self.CACHE_NO_NULL_WARNING = True  # off on purpose: no warning at every start
+        else:
+            # SimpleCache is per process: fine for `make dev`, wrong behind a load
+            # balancer, which is why production refuses to start without a Redis URL.
+            self.CACHE_TYPE = "RedisCache" if cache_redis_url else "SimpleCache"
         self.CACHE_REDIS_URL = cache_redis_url
         if cache_redis_url:
             # A dead or hanging Redis must cost milliseconds, not the default
@@ -442,8 +450,10 @@ class ProductionConfig(Config):
         if not self.SQLALCHEMY_DATABASE_URI:
             raise ConfigError("DATABASE_URL is not set; production needs a real database")
 {%- if cookiecutter.cache_backend == 'redis' %}
-        if not self.CACHE_REDIS_URL:
-            raise ConfigError("REDIS_URL is not set; production caches in Redis")
+        if self.CACHE_ENABLED and not self.CACHE_REDIS_URL:
+            raise ConfigError(
+                "REDIS_URL is not set; production caches in Redis (CACHE_ENABLED=0 turns it off)"
+            )
 {%- endif %}
 {%- if cookiecutter.use_celery == 'yes' %}
         if not self.CELERY_BROKER_URL:
