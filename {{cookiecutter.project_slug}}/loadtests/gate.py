@@ -186,7 +186,7 @@ def summary_line(checks: list[Check]) -> str:
 
 
 def route_key(method: str, name: str) -> str:
-    """How slo.toml names a route: "GET /api/items/:id"."""
+    """How slo.toml names a route: "GET /api/items/{item_id}"."""
     return f"{method} {name}"
 
 

@@ -23,7 +23,7 @@ from loadtests.users.reports import ReportUser
 {%- if cookiecutter.example_api == 'no' %}
 
 # Your routes go here: write a user class per traffic pattern in loadtests/users/ (see
-# users/health.py; name each request by its route, e.g. name="/api/orders/:id"), import
+# users/health.py; name each request by its route, e.g. name="/api/orders/{order_id}"), import
 # it above, list it below, and give its routes budgets in loadtests/slo.toml.
 {%- endif %}
 

@@ -27,7 +27,7 @@ from loadtests.step_report import (
 )
 
 LIST_ROUTE = "GET /api/items"
-DETAIL_ROUTE = "GET /api/items/:id"
+DETAIL_ROUTE = "GET /api/items/{item_id}"
 
 BUDGETS = parse_budgets(
     {

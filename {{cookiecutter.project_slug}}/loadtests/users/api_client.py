@@ -73,7 +73,7 @@ class ApiUser(AuthenticatedUser):
             return
         self.client.get(
             f"/api/items/{random.choice(candidates)}",
-            name="/api/items/:id",
+            name="/api/items/{item_id}",
             headers=self.auth_headers,
         )
 
@@ -102,7 +102,7 @@ class ApiUser(AuthenticatedUser):
         self.client.patch(
             f"/api/items/{random.choice(self.own_ids)}",
             json=changes,
-            name="/api/items/:id",
+            name="/api/items/{item_id}",
             headers=self.auth_headers,
         )
 
@@ -115,5 +115,5 @@ class ApiUser(AuthenticatedUser):
     def delete_item(self, item_id: int) -> None:
         """DELETE one of our items (204)."""
         self.client.delete(
-            f"/api/items/{item_id}", name="/api/items/:id", headers=self.auth_headers
+            f"/api/items/{item_id}", name="/api/items/{item_id}", headers=self.auth_headers
         )

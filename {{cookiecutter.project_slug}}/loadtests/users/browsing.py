@@ -59,7 +59,7 @@ class AnonymousBrowser(FastHttpUser):
         if not self.item_ids:
             self.list_items(page=1, per_page=20)
             return
-        self.client.get(f"/api/items/{random.choice(self.item_ids)}", name="/api/items/:id")
+        self.client.get(f"/api/items/{random.choice(self.item_ids)}", name="/api/items/{item_id}")
 
     @task(1)
     def ping(self) -> None:

@@ -50,7 +50,9 @@ class ReportUser(AuthenticatedUser):
             catch_response=True,
         ) as response:
             job_id = response.json().get("id") if response.status_code == 202 else None
-        if job_id is not None and self.wait_for_job(f"/api/uploads/{job_id}", "/api/uploads/:id"):
+        if job_id is not None and self.wait_for_job(
+            f"/api/uploads/{job_id}", "/api/uploads/{job_id}"
+        ):
             self.delete_imported_rows()
 
     def request_report(self) -> None:
@@ -64,7 +66,7 @@ class ReportUser(AuthenticatedUser):
         ) as response:
             job_id = response.json().get("id") if response.status_code == 202 else None
         if job_id is not None:
-            self.wait_for_job(f"/api/reports/{job_id}", "/api/reports/:id")
+            self.wait_for_job(f"/api/reports/{job_id}", "/api/reports/{job_id}")
 
     def delete_imported_rows(self) -> None:
         """Delete imported rows from the last list page, so repeated imports never pile up."""
@@ -87,7 +89,7 @@ class ReportUser(AuthenticatedUser):
         """DELETE an imported row; 404 means another report user already removed it."""
         with self.client.delete(
             f"/api/items/{item_id}",
-            name="/api/items/:id",
+            name="/api/items/{item_id}",
             headers=self.auth_headers,
             catch_response=True,
         ) as response:
