@@ -12,9 +12,13 @@ skips with the command that installs it.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+import threading
+import tomllib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -280,7 +284,9 @@ def test_compose_and_dockerfile_reference_what_exists(bakes, variant: str) -> No
     assert replicas == (int(options.get("app_instances", "2")) if balancer != "none" else 1)
 
     for name, service in services.items():
-        if name != "migrate":  # a one-shot job: neither probed nor long-lived
+        # migrate is a one-shot job; celery beat answers no ping (its restart policy
+        # covers an exit). Everything else long-lived is probed.
+        if name not in ("migrate", "beat"):
             assert "healthcheck" in service, f"{name} has no healthcheck"
             assert service["deploy"]["resources"]["limits"], f"{name} has no resource limits"
         for volume in service.get("volumes", []):
@@ -291,8 +297,8 @@ def test_compose_and_dockerfile_reference_what_exists(bakes, variant: str) -> No
     assert "perf_service.wsgi:app" in services["web"]["command"]
     assert (project / "src" / "perf_service" / "wsgi.py").is_file()
     if "worker" in services:
-        assert "perf_service.celery_app" in services["worker"]["command"]
-        assert (project / "src" / "perf_service" / "celery_app.py").is_file()
+        assert "perf_service.worker" in services["worker"]["command"]
+        assert (project / "src" / "perf_service" / "worker.py").is_file()
 
     dockerfile = (project / "Dockerfile").read_text()
     assert "USER app" in dockerfile and dockerfile.count("FROM ") == 2
@@ -354,3 +360,303 @@ def test_sqlite_ci_needs_no_services(bakes) -> None:
     project = bakes(ci="github", database="sqlite", cache_backend="none", use_celery="no")
     jobs = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())["jobs"]
     assert "services" not in jobs["test"]
+
+
+# --- One error shape at every hop, hardening (static: the files as shipped) ---
+
+# Errors the balancers generate themselves, each of which must get the JSON body.
+BALANCER_ERRORS = (400, 405, 408, 413, 429, 500, 502, 503, 504)
+# HAProxy's HTTP/1 layer sends these before any rule runs, with a built-in HTML page
+# unless the file is empty (then it closes without an answer).
+HAPROXY_MUX_ERRORS = (400, 408, 501)
+
+
+def balancer_files(project: Path, balancer: str, tmp_path: Path) -> dict[str, str]:
+    """Production, loopback (rendered) and compose files, directives only (no comments)."""
+    folder = project / "deploy" / balancer
+    names = {
+        "production": f"perf-service.{'conf' if balancer == 'nginx' else 'cfg'}",
+        "compose": f"compose.{'conf' if balancer == 'nginx' else 'cfg'}",
+    }
+    texts = {kind: (folder / name).read_text() for kind, name in names.items()}
+    texts["loopback"] = render_loopback_config(project, tmp_path / "stack").read_text()
+    return {kind: re.sub(r"(?m)#.*$", "", text) for kind, text in texts.items()}
+
+
+def login_route(project: Path) -> str:
+    """The app's login route, read from the app itself."""
+    code = (
+        "from perf_service import create_app\n"
+        "rules = create_app().url_map.iter_rules()\n"
+        "print(*[rule.rule for rule in rules if rule.endpoint.endswith('login')])\n"
+    )
+    result = run_python(project, "-c", code, env={"APP_ENV": "testing", "ENV_FILE": "/dev/null"})
+    return result.stdout.split()[-1]
+
+
+def test_nginx_files_answer_their_errors_as_json(bakes, tmp_path: Path) -> None:
+    project = bakes(load_balancer="nginx", use_docker="yes")
+    login = login_route(project)
+    for kind, text in balancer_files(project, "nginx", tmp_path).items():
+        error_pages = {
+            int(code)
+            for line in re.findall(r"error_page ([\d ]+) /\.balancer-error;", text)
+            for code in line.split()
+        }
+        assert set(BALANCER_ERRORS) <= error_pages, f"{kind}: {sorted(error_pages)}"
+        error_location = text[text.index("location = /.balancer-error") :]
+        error_location = error_location[: error_location.index("}")]
+        assert "internal;" in error_location and "default_type application/json;" in error_location
+        assert re.search(
+            r"""return 200 '\{"error": \{"status": \$status, "message": "\$\w+"\}\}""", text
+        )
+        assert "proxy_intercept_errors on" not in text, f"{kind}: app errors must pass through"
+        assert "server_tokens off;" in text, kind
+        assert "$proxy_add_x_forwarded_for" not in text, f"{kind} appends client-sent values"
+        assert "proxy_set_header X-Forwarded-For $remote_addr;" in text, kind
+        assert "proxy_set_header X-Real-IP $remote_addr;" in text, kind
+        assert "proxy_set_header X-Request-ID $request_id;" in text, kind
+        login_location = text[text.index(f"location = {login} {{") :]
+        login_location = login_location[: login_location.index("}")]
+        assert "limit_req zone=" in login_location and "limit_req_status 429;" in login_location
+        assert re.search(r"add_header Retry-After \$\w+ always;", text), kind
+
+    production = (project / "deploy" / "nginx" / "perf-service.conf").read_text()
+    tls_block = production[production.index("# server {") :]
+    for directive in ("listen 443 ssl", "http2 on", "Strict-Transport-Security", "ssl_certificate"):
+        assert re.search(rf"^#\s+\S*.*{directive}", tls_block, re.M), f"TLS block lacks {directive}"
+
+
+def test_haproxy_files_answer_their_errors_as_json(bakes, tmp_path: Path) -> None:
+    project = bakes(load_balancer="haproxy", use_docker="yes")
+    login = login_route(project)
+    for kind, text in balancer_files(project, "haproxy", tmp_path).items():
+        for status in set(BALANCER_ERRORS) - set(HAPROXY_MUX_ERRORS):
+            pattern = (
+                rf"""http-error status {status} content-type application/json """
+                rf"""string '\{{"error": \{{"status": {status}, "message": "[^"]+"\}}\}}'"""
+            )
+            assert re.search(pattern, text), f"{kind}: no JSON body for {status}"
+        for status in HAPROXY_MUX_ERRORS:
+            assert f"errorfile {status} /dev/null" in text, f"{kind}: HTML {status} possible"
+        assert "option http-buffer-request" in text, kind
+        assert (
+            "http-request deny deny_status 413 if { req.hdr_val(content-length) gt 1048576 }"
+            in text
+        )
+        assert "req.len if !{ req.hdr(content-length) -m found }" in text, f"{kind}: chunked"
+        assert "http-request deny deny_status 405 if METH_TRACE" in text, kind
+        assert "http-request del-header X-Forwarded-For" in text, kind
+        assert "http-request set-header X-Real-IP %[src]" in text, kind
+        assert f"acl login_attempt path {login}" in text, kind
+        assert re.search(
+            r"deny_status 429 content-type application/json .* hdr Retry-After \d+", text
+        )
+        assert "stick-table type ipv6" in text and "store http_req_rate" in text, kind
+
+
+@pytest.mark.parametrize("balancer", ("nginx", "haproxy"))
+def test_balancer_files_without_the_example_api_have_no_login_limit(
+    bakes, tmp_path: Path, balancer: str
+) -> None:
+    binary = require_executable(balancer)
+    project = bakes(load_balancer=balancer, use_docker="yes", example_api="no")
+    texts = balancer_files(project, balancer, tmp_path)
+    for kind, text in texts.items():
+        assert "/api/auth/login" not in text and "Retry-After" not in text, kind
+    loopback = render_loopback_config(project, tmp_path / "stack")
+    if balancer == "nginx":
+        nginx_test(binary, loopback, loopback.parent)
+        production = project / "deploy" / "nginx" / "perf-service.conf"
+        nginx_test(binary, wrap_http_fragment(production, tmp_path), tmp_path)
+    else:
+        for config in (loopback, project / "deploy" / "haproxy" / "perf-service.cfg"):
+            check_command([binary, "-c", "-f", str(config)], tmp_path)
+
+
+# --- Containers: separate Redis servers, passwords, worker count, probes, layers ---
+
+REDIS_VARIANTS = {
+    "cache-and-broker-redis": {"cache_backend": "redis", "celery_broker": "redis"},
+    "cache-redis-broker-rabbitmq": {"cache_backend": "redis", "celery_broker": "rabbitmq"},
+    "broker-redis-no-cache": {"cache_backend": "none", "celery_broker": "redis"},
+}
+# The rule of gunicorn.conf.py's default worker count, by worker class.
+WORKERS_FOR_CPUS = {
+    "gthread": lambda cpus: cpus + 1,
+    "gevent": lambda cpus: cpus,
+    "sync": lambda cpus: 2 * cpus + 1,
+}
+# Oldest image majors compose may use: the current ones (nginx stable, HAProxy LTS).
+MINIMUM_IMAGE_VERSIONS = {
+    "nginx": (1, 30),
+    "haproxy": (3, 4),
+    "redis": (8,),
+    "postgres": (18,),
+    "rabbitmq": (4,),
+    "mariadb": (12,),
+}
+DEBIAN_CODENAMES = ("bookworm", "trixie")
+
+
+def redis_command_options(service: dict) -> dict[str, str]:
+    """`redis-server --name value ...` as a dict."""
+    command = service["command"]
+    assert command[0] == "redis-server"
+    return dict(zip(command[1::2], command[2::2], strict=True))
+
+
+@pytest.mark.parametrize("variant", REDIS_VARIANTS)
+def test_compose_keeps_broker_and_cache_in_separate_password_protected_redis(
+    bakes, variant: str
+) -> None:
+    options = {"use_docker": "yes", "use_celery": "yes", **REDIS_VARIANTS[variant]}
+    services = compose_of(bakes(**options))["services"]
+    app_env = services["web"]["environment"]
+    has_cache = options["cache_backend"] == "redis"
+    has_broker = options["celery_broker"] == "redis"
+    redis_services = {
+        name for name, service in services.items() if service.get("image", "").startswith("redis:")
+    }
+    expected = ({"redis-cache"} if has_cache else set()) | (
+        {"redis-broker"} if has_broker else set()
+    )
+    assert redis_services == expected
+
+    for name in redis_services:
+        service = services[name]
+        redis = redis_command_options(service)
+        assert redis["--requirepass"].startswith("${REDIS_PASSWORD:?"), f"{name}: no password"
+        assert service["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")
+        assert service["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    if has_cache:
+        cache = redis_command_options(services["redis-cache"])
+        assert cache["--maxmemory-policy"] == "allkeys-lru" and cache["--maxmemory"]
+        assert cache["--save"] == "" and cache["--appendonly"] == "no"
+        assert "@redis-cache:6379/" in app_env["REDIS_URL"]
+        assert "redis-cache" in services["web"]["depends_on"]
+    if has_broker:
+        broker = redis_command_options(services["redis-broker"])
+        assert broker["--maxmemory-policy"] == "noeviction"
+        assert broker["--appendonly"] == "yes"
+        assert any(v.endswith(":/data") for v in services["redis-broker"]["volumes"])
+        assert "@redis-broker:6379/" in app_env["CELERY_BROKER_URL"]
+        for name in ("web", "worker"):
+            assert "redis-broker" in services[name]["depends_on"], name
+    else:
+        assert app_env["CELERY_BROKER_URL"].startswith("amqp://app:${RABBITMQ_PASSWORD:?")
+        rabbit = services["rabbitmq"]["environment"]
+        assert rabbit["RABBITMQ_DEFAULT_PASS"].startswith("${RABBITMQ_PASSWORD:?")
+    for key, url in app_env.items():
+        if str(url).startswith("redis://"):
+            assert url.startswith("redis://:${REDIS_PASSWORD:?"), f"{key} has no password"
+    # Every app service shares these settings, worker included.
+    for name in ("migrate", "worker"):
+        assert services[name]["environment"]["CELERY_BROKER_URL"] == app_env["CELERY_BROKER_URL"]
+
+
+@pytest.mark.parametrize("database", ("postgresql", "mysql"))
+def test_compose_database_password_has_no_default(bakes, database: str) -> None:
+    services = compose_of(bakes(use_docker="yes", database=database))["services"]
+    url = services["web"]["environment"]["DATABASE_URL"]
+    assert re.search(r"://app:\$\{(POSTGRES|MARIADB)_PASSWORD:\?[^}]+\}@", url), url
+
+
+@pytest.mark.parametrize("worker_class", WORKER_CLASSES)
+def test_compose_web_concurrency_follows_the_web_cpu_limit(bakes, worker_class: str) -> None:
+    project = bakes(use_docker="yes", use_celery="yes", gunicorn_worker_class=worker_class)
+    services = compose_of(project)["services"]
+    web = services["web"]
+    cpus = float(web["deploy"]["resources"]["limits"]["cpus"])
+    assert cpus == int(cpus), "the worker rule counts whole CPUs"
+    expected = WORKERS_FOR_CPUS[worker_class](int(cpus))
+    assert web["environment"]["WEB_CONCURRENCY"] == str(expected)
+    assert "WEB_CONCURRENCY" not in services["worker"]["environment"]
+
+
+def test_compose_images_are_current_majors(bakes) -> None:
+    images = []
+    for options in (
+        {"load_balancer": "nginx", "database": "postgresql", "celery_broker": "rabbitmq"},
+        {"load_balancer": "haproxy", "database": "mysql", "celery_broker": "redis"},
+    ):
+        services = compose_of(bakes(use_docker="yes", use_celery="yes", **options))["services"]
+        images += [s["image"] for s in services.values() if "build" not in s]
+        if "postgres" in services:
+            # 18+ keeps its data under /var/lib/postgresql/<major>/docker.
+            assert any(v.endswith(":/var/lib/postgresql") for v in services["postgres"]["volumes"])
+    seen = set()
+    for image in images:
+        name, tag = image.split(":")
+        version = tuple(int(part) for part in re.match(r"[\d.]+", tag).group().split("."))
+        minimum = MINIMUM_IMAGE_VERSIONS[name]
+        assert version[: len(minimum)] >= minimum, f"{image} is older than {minimum}"
+        seen.add(name)
+    assert seen == set(MINIMUM_IMAGE_VERSIONS)
+
+
+def dockerfile_healthcheck(dockerfile: str) -> list[str]:
+    """The exec-form HEALTHCHECK command of a Dockerfile."""
+    match = re.search(r"^HEALTHCHECK .*?CMD (\[.*?\])$", dockerfile, re.M | re.S)
+    assert match, "no exec-form HEALTHCHECK"
+    return json.loads(match.group(1))
+
+
+@pytest.mark.parametrize("python_version", ("3.12", "3.11"))
+def test_dockerfile_pins_debian_and_installs_dependencies_before_the_source(
+    bakes, python_version: str
+) -> None:
+    project = bakes(use_docker="yes", python_version=python_version)
+    dockerfile = (project / "Dockerfile").read_text()
+    assert f"ARG PYTHON_VERSION={python_version}\n" in dockerfile
+    codename = re.search(r"^ARG DEBIAN_CODENAME=(\w+)$", dockerfile, re.M).group(1)
+    assert codename in DEBIAN_CODENAMES
+    bases = re.findall(r"^FROM (\S+)", dockerfile, re.M)
+    assert bases == ["python:${PYTHON_VERSION}-slim-${DEBIAN_CODENAME}"] * 2
+
+    build_stage = dockerfile[: dockerfile.index("AS runtime")]
+    steps = [line for line in build_stage.splitlines() if re.match(r"(COPY|RUN) ", line)]
+
+    def position(fragment: str) -> int:
+        return next(i for i, step in enumerate(steps) if fragment in step)
+
+    deps = position("--mount=type=cache,target=/root/.cache/pip")
+    assert position("COPY pyproject.toml") < deps < position("COPY src") < position("--no-deps")
+    assert not any("COPY src" in step or "COPY . " in step for step in steps[:deps])
+
+    # The dependency layer's list is pyproject.toml's dependencies, nothing else.
+    snippet = re.search(r"python -c \"(.+?)\" > requirements.txt", dockerfile).group(1)
+    listed = run_python(project, "-c", snippet).stdout.split()
+    declared = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert listed == declared
+
+
+class _Healthz(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/healthz" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def test_container_healthchecks_probe_the_port_from_the_environment(bakes) -> None:
+    project = bakes(use_docker="yes", load_balancer="nginx")
+    dockerfile_probe = dockerfile_healthcheck((project / "Dockerfile").read_text())
+    compose_probe = compose_of(project)["services"]["web"]["healthcheck"]["test"]
+    assert compose_probe[0] == "CMD"
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Healthz)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        for probe in (dockerfile_probe, compose_probe[1:]):
+            assert "8000/healthz" not in " ".join(probe)
+            args = [sys.executable, *probe[1:]] if probe[0] == "python" else probe
+            ok = subprocess.run(args, env={"PORT": str(port)}, capture_output=True, timeout=10)
+            assert ok.returncode == 0, ok.stderr
+            closed = subprocess.run(args, env={"PORT": "1"}, capture_output=True, timeout=10)
+            assert closed.returncode != 0
+    finally:
+        server.shutdown()
+        server.server_close()
