@@ -660,3 +660,12 @@ def test_container_healthchecks_probe_the_port_from_the_environment(bakes) -> No
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("balancer", ("nginx", "none"))
+def test_compose_trusts_forwarded_headers_only_behind_its_balancer(bakes, balancer: str) -> None:
+    services = compose_of(bakes(use_docker="yes", load_balancer=balancer))["services"]
+    trusted = services["web"]["environment"].get("FORWARDED_ALLOW_IPS")
+    # Without a balancer the web port is published: any client could claim an address.
+    assert trusted == ("*" if balancer != "none" else None)
+    assert ("ports" in services["web"]) == (balancer == "none")
