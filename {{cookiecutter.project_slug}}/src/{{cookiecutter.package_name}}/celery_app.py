@@ -86,6 +86,9 @@ def celery_settings(config: Any) -> dict[str, Any]:
             # Sweep for a dead worker's tasks every few seconds, on every sweep.
             "unacked_restore_interval": UNACKED_SWEEP_SECONDS,
             "unacked_restore_throttle": 1,
+            # A worker killed mid-sweep leaves the sweep's lock behind: let it expire
+            # after a few sweeps rather than kombu's 5 minutes of no recovery at all.
+            "unacked_mutex_expire": 3 * UNACKED_SWEEP_SECONDS,
         },
 {%- endif %}
 {%- if cookiecutter.example_api == 'yes' %}

@@ -383,17 +383,17 @@ class Config:
         # other's tasks.
         self.CELERY_QUEUE = env_str("CELERY_QUEUE", "{{ cookiecutter.project_slug }}")
         # The soft limit raises inside the task so it can record the failure; the hard
-        # limit kills the worker process if the task ignores that. Half a minute is ample
-        # for an import of MAX_CONTENT_LENGTH and keeps a dead worker's tasks recoverable
-        # within a minute{% if cookiecutter.celery_broker == 'redis' %} (the visibility timeout below follows it){% endif %}.
-        self.CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25)
-        self.CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30)
+        # limit kills the worker process if the task ignores that. Twenty-odd seconds are
+        # ample for an import of MAX_CONTENT_LENGTH and keep a dead worker's tasks
+        # recoverable within a minute{% if cookiecutter.celery_broker == 'redis' %} (the visibility timeout below follows them){% endif %}.
+        self.CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 20)
+        self.CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 25)
 {%- if cookiecutter.celery_broker == 'redis' %}
         # Seconds before Redis hands an unacknowledged task (its worker died) to another
         # worker: the hard limit, so a running task is never handed out twice, plus a
         # margin for the acknowledgement to arrive. Redis's own default is an hour.
         self.CELERY_VISIBILITY_TIMEOUT = env_int(
-            "CELERY_VISIBILITY_TIMEOUT", self.CELERY_TASK_TIME_LIMIT + 15
+            "CELERY_VISIBILITY_TIMEOUT", self.CELERY_TASK_TIME_LIMIT + 10
         )
 {%- endif %}
 {%- endif %}
