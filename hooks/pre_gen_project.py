@@ -28,7 +28,9 @@ import sys
 ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]*$")
-SLUG_MAX_LENGTH = 64
+# Long enough for a descriptive name, short enough that the package name fits the
+# generated code's 100-column lines (imports, queue names) with no reformatting.
+SLUG_MAX_LENGTH = 32
 PACKAGE_PATTERN = re.compile(r"^[a-z_][a-z0-9_]*$")
 VERSION_PATTERN = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
 MIN_APP_INSTANCES = 1

@@ -76,7 +76,7 @@ def test_beat_purges_old_jobs_periodically(make_app: Callable[..., Flask]) -> No
 def test_the_worker_entry_point_serves_the_apps_celery(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`celery -A {{ cookiecutter.package_name }}.worker` finds the Celery app of a fully built Flask app."""
+    """`celery -A <package>.worker` finds the Celery app of a fully built Flask app."""
     monkeypatch.setenv("APP_ENV", "testing")
     monkeypatch.setenv("SECRET_KEY", "a-test-secret-that-is-long-enough-0123456789")
     worker = importlib.import_module("{{ cookiecutter.package_name }}.worker")

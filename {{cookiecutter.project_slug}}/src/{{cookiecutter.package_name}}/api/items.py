@@ -10,7 +10,13 @@ from sqlalchemy import select
 
 from {{ cookiecutter.package_name }}.api.auth import token_required
 from {{ cookiecutter.package_name }}.api.openapi import contract, request_body, request_query
-from {{ cookiecutter.package_name }}.api.schemas import ItemIn, ItemOut, ItemPage, ItemPatch, ListQuery
+from {{ cookiecutter.package_name }}.api.schemas import (
+    ItemIn,
+    ItemOut,
+    ItemPage,
+    ItemPatch,
+    ListQuery,
+)
 from {{ cookiecutter.package_name }}.api.validation import json_body_required
 from {{ cookiecutter.package_name }}.errors import ApiError
 from {{ cookiecutter.package_name }}.extensions import db
