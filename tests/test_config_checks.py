@@ -5,6 +5,14 @@
   minimal http{} context) pass `nginx -t`, for every balancing strategy.
 - HAProxy: both files pass `haproxy -c`, for every strategy.
 - `make check-config`, the user's own command, passes on the default bake.
+- Every balancer file (production, loopback, compose) answers the balancer's own errors
+  with the app's JSON error shape, limits the login route the app really has, sets
+  X-Forwarded-For from the peer and sends no version (tests/test_balancer_errors.py runs
+  the loopback files for real).
+- compose.yaml and the Dockerfile: broker and cache in separate Redis servers with
+  passwords that have no default, WEB_CONCURRENCY from the web CPU limit, health probes
+  on $PORT (run against a real socket), a Debian-pinned base and the dependency layer
+  before the source, current image majors.
 
 nginx and haproxy are required under CI (.ci/run installs them); locally a missing one
 skips with the command that installs it.
