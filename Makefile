@@ -1,8 +1,11 @@
 # flask-perf-template: the template's own commands. `make help` lists them.
-# Needs only Python >= 3.11 (python3, or PYTHON3=/path/to/python3.12); everything
-# else is installed into .venv from requirements-dev.txt on first use.
+# Needs only Python >= 3.11; everything else is installed into .venv from
+# requirements-dev.txt on first use.
 
-PYTHON3 ?= python3
+# Interpreters tried for .venv, in order: the first that runs and is 3.11 or newer.
+# Each is run, not looked up: a pyenv shim of an inactive version exists but fails.
+# `make test PYTHON3=/path/to/python3.12` tries that one only.
+PYTHON3 ?= python3 python3.13 python3.12 python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Marker that the venv holds everything requirements-dev.txt lists (re-made when it changes).
@@ -17,9 +20,18 @@ PYTEST_ARGS ?=
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "%-11s %s\n", $$1, $$2}'
 
+# A venv that fails half way is removed, so the next run starts clean.
 $(PY):
-	@$(PYTHON3) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "make: Python >= 3.11 is needed; $(PYTHON3) is " + sys.version.split()[0] + " (set PYTHON3=...)")'
-	$(PYTHON3) -m venv $(VENV)
+	@for candidate in $(PYTHON3); do \
+		if "$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then \
+			echo "Creating $(VENV) with $$candidate"; \
+			"$$candidate" -m venv $(VENV) || { rm -rf $(VENV); exit 1; }; \
+			exit 0; \
+		fi; \
+	done; \
+	echo "ERROR: the template's tools need Python 3.11 or newer and found none" \
+		"(tried: $(PYTHON3)); set PYTHON3=/path/to/python3" >&2; \
+	exit 1
 
 $(VENV_READY): requirements-dev.txt | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
