@@ -1,12 +1,14 @@
-"""The baked loopback balancers answer their own errors with the app's JSON error shape.
+"""nginx and HAProxy answer their own errors with the app's JSON error shape, for real.
 
-For nginx and HAProxy, each rendered from the project's `deploy/*/local.*.template` the
-way the stack renders it (only the documented @...@ placeholders are filled), in front
-of a tiny upstream that stands in for the app:
+Each balancer runs each of its files in front of a tiny upstream that stands in for the
+app: the loopback template rendered the way the stack renders it (only the documented
+@...@ placeholders filled), and the production and compose files with only their
+listening address and server addresses moved to loopback ports.
 
 - oversize bodies (Content-Length and chunked) -> 413, TRACE -> 405, a login burst from
-  one address -> 429 with Retry-After, no instance alive -> 502/503, a slow instance
-  -> 504 (the rendered read timeout shortened to 1 s) -> all JSON, never HTML;
+  one address -> 429 with Retry-After -> all JSON, never HTML; with the loopback
+  template also no instance alive -> 502/503 and a slow instance -> 504 (the read
+  timeout shortened to 1 s), and the local load generator exempt from the login limit;
 - a malformed request line -> nginx's JSON 400; HAProxy's HTTP/1 layer cannot send a
   custom body there, so it must close without an answer rather than send HTML;
 - the app's own JSON errors pass through untouched, X-Forwarded-For is the peer's
@@ -39,6 +41,8 @@ from support import bake, free_port, require_executable, running_process, wait_f
 pytestmark = pytest.mark.live
 
 BALANCERS = ("nginx", "haproxy")
+# The loopback template (`make stack`), the production file and the compose variant.
+FLAVORS = ("loopback", "production", "compose")
 PACKAGE = "perf_service"
 BODY_LIMIT = 1024 * 1024
 OVERSIZE = 2 * BODY_LIMIT
@@ -107,6 +111,13 @@ class UpstreamHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = answer
 
+    def handle(self) -> None:
+        """A balancer that gave up on a slow answer closes the connection: that is fine."""
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         """Quiet: the balancers' logs say what happened."""
 
@@ -156,14 +167,9 @@ def upstream_lines(balancer: str, ports: list[int]) -> str:
 
 
 def render_loopback(
-    project: Path,
-    balancer: str,
-    run_dir: Path,
-    lb_port: int,
-    ports: list[int],
-    replacements: Iterable[tuple[str, str]] = (),
-) -> Path:
-    """Fill the template's placeholders as the stack does; apply test-only edits."""
+    project: Path, balancer: str, lb_port: int, ports: list[int], run_dir: Path
+) -> str:
+    """The loopback template with its placeholders filled, as the stack fills them."""
     name = "local.conf.template" if balancer == "nginx" else "local.cfg.template"
     text = (project / "deploy" / balancer / name).read_text()
     values = {
@@ -172,21 +178,92 @@ def render_loopback(
         "RUN_DIR": str(run_dir),
         "LOG_DIR": str(run_dir),
     }
-    text = re.sub(r"@([A-Z_]+)@", lambda match: values[match.group(1)], text)
-    for old, new in replacements:
-        assert old in text, f"{old!r} is not in the rendered {name}"
-        text = text.replace(old, new)
+    return re.sub(r"@([A-Z_]+)@", lambda match: values[match.group(1)], text)
+
+
+def shipped_file(project: Path, balancer: str, flavor: str) -> str:
+    """The production or compose file as shipped."""
+    extension = "conf" if balancer == "nginx" else "cfg"
+    name = f"perf-service.{extension}" if flavor == "production" else f"compose.{extension}"
+    return (project / "deploy" / balancer / name).read_text()
+
+
+def on_loopback(text: str, balancer: str, lb_port: int, ports: list[int]) -> str:
+    """A production or compose file listening on `lb_port`, its servers on `ports`.
+
+    Only the listening address and the server addresses change: every rule under test
+    is the file's own.
+    """
+    cycle = iter(ports * 4)
+    if balancer == "nginx":
+        text = re.sub(r"(?m)^\s*listen \[::\]:80;\n", "", text)
+        text = text.replace("listen 80;", f"listen 127.0.0.1:{lb_port};")
+        pattern = r"server (?:127\.0\.0\.1:\d+|web:8000) "
+        return re.sub(pattern, lambda _: f"server 127.0.0.1:{next(cycle)} ", text)
+    text = text.replace("bind :80", f"bind 127.0.0.1:{lb_port}")
+    text = re.sub(r"(?m)^\s*server-template .*$", upstream_lines(balancer, ports), text)
+    return re.sub(
+        r"server (web\d+) 127\.0\.0\.1:\d+",
+        lambda m: f"server {m[1]} 127.0.0.1:{next(cycle)}",
+        text,
+    )
+
+
+def nginx_main_config(fragment: Path, run_dir: Path) -> str:
+    """A minimal nginx.conf around an http{}-level fragment, like a distribution's."""
+    temp_paths = "\n".join(
+        f"    {kind}_temp_path {run_dir}/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    # A distribution gives the worker temp paths it can write; under this test's private
+    # temp folder only the test's own user can.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    return (
+        f"{user}daemon off;\npid {run_dir}/nginx.pid;\nerror_log {run_dir}/error.log;\n"
+        f"events {{}}\nhttp {{\n    access_log {run_dir}/access.log;\n{temp_paths}\n"
+        f"    include {fragment};\n}}\n"
+    )
+
+
+def render_config(
+    project: Path,
+    balancer: str,
+    flavor: str,
+    run_dir: Path,
+    lb_port: int,
+    ports: list[int],
+    replacements: Iterable[tuple[str, str]] = (),
+) -> Path:
+    """Write a runnable config of `flavor`; apply test-only edits (each must apply)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    target = run_dir / ("nginx.conf" if balancer == "nginx" else "haproxy.cfg")
-    target.write_text(text)
+    if flavor == "loopback":
+        text = render_loopback(project, balancer, lb_port, ports, run_dir)
+    else:
+        text = on_loopback(shipped_file(project, balancer, flavor), balancer, lb_port, ports)
+    for old, new in replacements:
+        assert old in text, f"{old!r} is not in the {flavor} {balancer} file"
+        text = text.replace(old, new)
+    if balancer == "haproxy":
+        target = run_dir / "haproxy.cfg"
+        target.write_text(text)
+        return target
+    if flavor == "loopback":
+        target = run_dir / "nginx.conf"
+        target.write_text(text)
+        return target
+    fragment = run_dir / "site.conf"
+    fragment.write_text(text)
+    target = run_dir / "nginx.conf"
+    target.write_text(nginx_main_config(fragment, run_dir))
     return target
 
 
 @dataclass
 class Balancer:
-    """A running loopback balancer."""
+    """A running balancer and which of its files it runs."""
 
     name: str
+    flavor: str
     port: int
     run_dir: Path
 
@@ -211,30 +288,35 @@ def start_balancer(
     run_dir: Path,
     ports: list[int],
     replacements: Iterable[tuple[str, str]] = (),
+    flavor: str = "loopback",
 ) -> Iterator[Balancer]:
-    """Render, start and wait for a loopback balancer; stop its process group after."""
+    """Render, start and wait for a balancer; stop its process group after."""
     lb_port = free_port()
-    config = render_loopback(project, balancer, run_dir, lb_port, ports, replacements)
+    config = render_config(project, balancer, flavor, run_dir, lb_port, ports, replacements)
     command = balancer_command(balancer, config, run_dir)
     with running_process(command, log_path=run_dir / "balancer.log") as process:
         url = f"http://127.0.0.1:{lb_port}{HEALTH_PATH[balancer]}"
         wait_for_http(url, timeout=20, process=process)
-        yield Balancer(balancer, lb_port, run_dir)
+        yield Balancer(balancer, flavor, lb_port, run_dir)
 
 
-@pytest.fixture(scope="module", params=BALANCERS)
+@pytest.fixture(
+    scope="module",
+    params=[(name, flavor) for name in BALANCERS for flavor in FLAVORS],
+    ids=lambda param: "-".join(param),
+)
 def balancer(
     request: pytest.FixtureRequest,
     projects: dict[str, Path],
     upstream_ports: list[int],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Balancer]:
-    """Each balancer in front of the two live stand-in instances."""
-    name = request.param
+    """Each balancer, with each of its files, in front of the two stand-in instances."""
+    name, flavor = request.param
     require_executable(name)
-    run_dir = tmp_path_factory.mktemp(f"{name}-run")
-    with start_balancer(projects[name], name, run_dir, upstream_ports) as running:
-        yield running
+    run_dir = tmp_path_factory.mktemp(f"{name}-{flavor}")
+    with start_balancer(projects[name], name, run_dir, upstream_ports, flavor=flavor) as lb:
+        yield lb
 
 
 # --- Raw HTTP, so malformed requests and oversize bodies can be sent as they are ---
@@ -384,10 +466,15 @@ def test_login_burst_is_429_json_with_retry_after(balancer: Balancer) -> None:
     assert int(response.headers["retry-after"]) > 0
 
 
-def test_login_limit_exempts_the_local_load_generator(balancer: Balancer) -> None:
+def test_loopback_login_limit_exempts_the_local_load_generator(
+    projects: dict[str, Path], upstream_ports: list[int], tmp_path: Path
+) -> None:
     head = request_head("POST", LOGIN_PATH, "Content-Type: application/json", "Content-Length: 2")
-    statuses = {exchange(balancer.port, head + b"{}").status for _ in range(30)}
-    assert statuses == {200}
+    for name in BALANCERS:
+        require_executable(name)
+        with start_balancer(projects[name], name, tmp_path / name, upstream_ports) as lb:
+            statuses = {exchange(lb.port, head + b"{}").status for _ in range(30)}
+            assert statuses == {200}, name
 
 
 def test_slow_instance_is_504_json(
