@@ -29,7 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -113,10 +113,8 @@ class UpstreamHandler(BaseHTTPRequestHandler):
 
     def handle(self) -> None:
         """A balancer that gave up on a slow answer closes the connection: that is fine."""
-        try:
+        with suppress(BrokenPipeError, ConnectionResetError):
             super().handle()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         """Quiet: the balancers' logs say what happened."""
