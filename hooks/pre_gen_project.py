@@ -33,6 +33,13 @@ SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]*$")
 SLUG_MAX_LENGTH = 32
 PACKAGE_PATTERN = re.compile(r"^[a-z_][a-z0-9_]*$")
 VERSION_PATTERN = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
+# Free text lands inside quoted strings (Python, TOML) and on single code lines: these
+# limits keep every such line within 100 columns, and these characters cannot
+# appear unescaped in a quoted string (a quote or backslash ends or escapes it).
+PROJECT_NAME_MAX_LENGTH = 40
+DESCRIPTION_MAX_LENGTH = 80
+FREE_TEXT_ANSWERS = ("project_name", "description", "author_name", "author_email")
+FORBIDDEN_IN_FREE_TEXT = ('"', "\\")
 MIN_APP_INSTANCES = 1
 MAX_APP_INSTANCES = 32
 
@@ -120,6 +127,26 @@ def validate_version(version: str) -> None:
         raise AnswerError(f"version {version!r} is not a PEP 440 version such as 0.1.0 or 1.0rc1")
 
 
+def validate_free_text(answers: dict) -> None:
+    """Names and descriptions are pasted into code and config: one line that stays valid."""
+    for key in FREE_TEXT_ANSWERS:
+        value = str(answers[key])
+        if not value.strip():
+            raise AnswerError(f"{key} is empty")
+        if not value.isprintable():
+            raise AnswerError(f"{key} {value!r} holds a line break or a control character")
+        for character in FORBIDDEN_IN_FREE_TEXT:
+            if character in value:
+                raise AnswerError(
+                    f"{key} {value!r} contains {character}, which would end or escape "
+                    "the quoted strings it is written into"
+                )
+    limits = {"project_name": PROJECT_NAME_MAX_LENGTH, "description": DESCRIPTION_MAX_LENGTH}
+    for key, limit in limits.items():
+        if len(answers[key]) > limit:
+            raise AnswerError(f"{key} is {len(answers[key])} characters long; the limit is {limit}")
+
+
 def parse_app_instances(raw: str) -> int:
     """The instance count drives ports and upstream entries: a small integer."""
     text = str(raw).strip()
@@ -147,6 +174,7 @@ def validate_answers(answers: dict) -> None:
     validate_slug(answers["project_slug"])
     validate_package_name(answers["package_name"])
     validate_version(answers["version"])
+    validate_free_text(answers)
     parse_app_instances(answers["app_instances"])
     reject_unsupported_combinations(answers)
 

@@ -62,6 +62,25 @@ REFUSED_COMBINATIONS = {
     "negative-instances": ({"app_instances": "-1"}, "is not a whole number"),
     "words-for-instances": ({"app_instances": "two"}, "is not a whole number"),
     "bad-version": ({"version": "one"}, "is not a PEP 440 version"),
+    # Free text is written into quoted strings and single code lines.
+    "double-quote-in-description": (
+        {"description": 'Says "hi"'},
+        "which would end or escape the quoted strings",
+    ),
+    "backslash-in-author": (
+        {"author_name": "Ops \\ Co"},
+        "which would end or escape the quoted strings",
+    ),
+    "line-break-in-name": (
+        {"project_name": "Orders\nAPI", "project_slug": "orders-api"},
+        "holds a line break",
+    ),
+    "empty-description": ({"description": " "}, "description is empty"),
+    "long-description": ({"description": "d" * 81}, "description is 81 characters long"),
+    "long-project-name": (
+        {"project_name": "N" * 41, "project_slug": "orders-api"},
+        "project_name is 41 characters long",
+    ),
 }
 
 ACCEPTED_COMBINATIONS = {
@@ -71,6 +90,7 @@ ACCEPTED_COMBINATIONS = {
     "sqlite-behind-balancer": {"database": "sqlite", "app_instances": "4"},
     "one-instance": {"app_instances": "1"},
     "max-instances": {"app_instances": "32"},
+    "apostrophes-in-free-text": {"project_name": "O'Brien's Orders", "author_name": "O'Brien"},
 }
 
 
@@ -331,8 +351,12 @@ def test_hooks_need_no_template_rendering_to_import() -> None:
 
 def test_hooks_survive_quotes_and_backslashes_in_answers(bake_project) -> None:
     """Answers reach the hooks as JSON, so no quote or backslash can break their syntax."""
-    description = 'Says "hi" and \'bye\' with a \\ backslash and """ triple quotes'
-    project = bake_project(description=description, author_name="O'Brien \\ Co")
+    description = "Bob's 'quoted' answer with ''' triple quotes"
+    project = bake_project(description=description, author_name="O'Brien & Co")
     answers = json.loads((project / ".cookiecutter.json").read_text(encoding="utf-8"))
     assert answers["cookiecutter"]["description"] == description
-    assert answers["cookiecutter"]["author_name"] == "O'Brien \\ Co"
+    assert answers["cookiecutter"]["author_name"] == "O'Brien & Co"
+    # A double quote or a backslash reaches the pre-generation hook intact and is refused
+    # there with its reason, not with a syntax error of the hook itself.
+    with pytest.raises(FailedHookException):
+        bake_project(description='Says "hi" with a \\ backslash')

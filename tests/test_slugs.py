@@ -1,4 +1,4 @@
-"""Every slug the pre-generation hook accepts bakes clean code, the shortest and the longest.
+"""Every answer the pre-generation hook accepts bakes clean code: slugs, names, descriptions.
 
 The package name (the slug with underscores) appears in imports, queue names and key
 prefixes, so its length moves lines past the 100-column limit; the hook's limit is
@@ -11,21 +11,27 @@ import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from support import TEMPLATE_DIR, VENV_BIN, bake
 
 
-def slug_limit() -> int:
-    """The hook's own limit, so this test follows it when it changes."""
+def load_pre_gen() -> ModuleType:
+    """The pre-generation hook, so these tests follow its limits when they change."""
     spec = importlib.util.spec_from_file_location(
         "pre_gen_project", TEMPLATE_DIR / "hooks" / "pre_gen_project.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.SLUG_MAX_LENGTH
+    return module
+
+
+def slug_limit() -> int:
+    """The longest slug the hook accepts."""
+    return load_pre_gen().SLUG_MAX_LENGTH
 
 
 def longest_slug(length: int) -> str:
@@ -86,6 +92,30 @@ def test_accepted_slug_bakes_clean_code(tmp_path: Path, slug_name: str, options_
     project = bake(tmp_path, project_slug=slug, **OPTION_SETS[options_name])
     assert project.name == slug
     assert (project / "src" / slug.replace("-", "_")).is_dir()
+    ruff = str(VENV_BIN / "ruff")
+    check(project, ruff, "check", "--no-cache", ".")
+    check(project, ruff, "format", "--no-cache", "--check", ".")
+    check(project, sys.executable, "-m", "compileall", "-q", ".")
+
+
+def text_of_length(seed: str, length: int) -> str:
+    """``seed`` repeated and cut to exactly ``length`` characters, with no trailing space."""
+    text = (seed * (length // len(seed) + 1))[:length]
+    return text[:-1] + "s" if text.endswith(" ") else text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options_name", ["default", "fullest"])
+def test_longest_accepted_free_text_bakes_clean_code(tmp_path: Path, options_name: str) -> None:
+    """Names and descriptions at the hook's limits, apostrophes included, still fit."""
+    hook = load_pre_gen()
+    answers = {
+        "project_name": text_of_length("O'Brien's Orders ", hook.PROJECT_NAME_MAX_LENGTH),
+        "project_slug": "orders",
+        "description": text_of_length("Takes every shop's orders, ", hook.DESCRIPTION_MAX_LENGTH),
+        "author_name": "Dana O'Brien",
+    }
+    project = bake(tmp_path, **answers, **OPTION_SETS[options_name])
     ruff = str(VENV_BIN / "ruff")
     check(project, ruff, "check", "--no-cache", ".")
     check(project, ruff, "format", "--no-cache", "--check", ".")

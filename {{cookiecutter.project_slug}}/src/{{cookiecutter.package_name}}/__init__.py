@@ -1,4 +1,7 @@
-"""{{ cookiecutter.project_name }}: {{ cookiecutter.description }}"""
+"""{{ cookiecutter.project_name }}: the application factory.
+
+{{ cookiecutter.description }}
+"""
 
 from __future__ import annotations
 
