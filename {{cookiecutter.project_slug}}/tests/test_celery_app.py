@@ -65,9 +65,9 @@ def test_tasks_run_inside_the_app_context(make_app: Callable[..., Flask]) -> Non
 {%- if cookiecutter.example_api == 'yes' %}
 
 
-def test_beat_purges_old_jobs_periodically(make_app: Callable[..., Flask]) -> None:
+def test_beat_runs_the_job_housekeeping(make_app: Callable[..., Flask]) -> None:
     celery = make_app().extensions["celery"]
-    schedule = celery.conf.beat_schedule["purge-old-jobs"]
+    schedule = celery.conf.beat_schedule["job-housekeeping"]
     assert schedule["task"] in celery.tasks
     assert schedule["schedule"].total_seconds() > 0
 {%- endif %}

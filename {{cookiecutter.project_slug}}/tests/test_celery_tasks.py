@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 
 from {{ cookiecutter.package_name }}.extensions import db
@@ -24,10 +24,11 @@ from {{ cookiecutter.package_name }}.services.imports import import_items_csv, r
 from {{ cookiecutter.package_name }}.services.jobs import (
     MAX_ATTEMPTS,
     create_job,
+    fail_stalled_jobs,
     purge_finished_jobs,
     run_job,
 )
-from {{ cookiecutter.package_name }}.tasks import generate_report, import_upload, purge_old_jobs
+from {{ cookiecutter.package_name }}.tasks import generate_report, housekeep_jobs, import_upload
 
 CSV = "name,description,price,quantity\nGear,small,2.50,4\nBolt,,0.10,100\n"
 
@@ -250,12 +251,38 @@ def test_old_finished_jobs_are_purged(app: Flask, user: User) -> None:
     assert not remaining & {old_done, old_failed}
 
 
-def test_the_periodic_task_purges_by_the_retention_setting(app: Flask, user: User) -> None:
+def untouched_job(owner: User, status: JobStatus, minutes_ago: float) -> int:
+    """A job in `status` whose row was last written `minutes_ago` minutes ago."""
+    job_id = new_job(owner, JobKind.REPORT)
+    at = utcnow() - timedelta(minutes=minutes_ago)
+    db.session.execute(update(Job).where(Job.id == job_id).values(status=status, updated_at=at))
+    db.session.commit()
+    return job_id
+
+
+def test_stalled_jobs_fail_with_a_reason(app: Flask, user: User) -> None:
+    """A task killed by its hard time limit is never delivered again: its job must end."""
+    stalled = untouched_job(user, JobStatus.RUNNING, 60)
+    stalled_retry = untouched_job(user, JobStatus.RETRYING, 60)
+    running = untouched_job(user, JobStatus.RUNNING, 1)
+    queued = untouched_job(user, JobStatus.PENDING, 60)  # a long queue is not a stall
+    assert fail_stalled_jobs(timedelta(minutes=15)) == 2
+    for job_id in (stalled, stalled_retry):
+        job = job_row(job_id)
+        assert (job.status, job.finished_at is not None) == (JobStatus.FAILED, True)
+        assert job.error == "interrupted and not retried in time"
+    assert job_row(running).status == JobStatus.RUNNING
+    assert job_row(queued).status == JobStatus.PENDING
+
+
+def test_the_periodic_task_follows_the_settings(app: Flask, user: User) -> None:
     finished_job(user, 30)
     kept = finished_job(user, 0.5)
+    stalled = untouched_job(user, JobStatus.RUNNING, 120)
     app.config["JOB_RETENTION"] = timedelta(days=1)
-    assert purge_old_jobs.delay().get() == 1
-    assert job_ids() == {kept}
+    app.config["JOB_STALLED_AFTER"] = timedelta(hours=1)
+    assert housekeep_jobs.delay().get() == {"stalled": 1, "purged": 1}
+    assert job_ids() == {kept, stalled}
 
 
 def test_the_purge_command(app: Flask, user: User) -> None:

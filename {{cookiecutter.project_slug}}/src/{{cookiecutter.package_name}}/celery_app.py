@@ -92,11 +92,11 @@ def celery_settings(config: Any) -> dict[str, Any]:
         },
 {%- endif %}
 {%- if cookiecutter.example_api == 'yes' %}
-        # Celery beat (`make beat`) deletes finished jobs past their retention.
+        # Celery beat (`make beat`) fails stalled jobs and deletes old finished ones.
         "beat_schedule": {
-            "purge-old-jobs": {
-                "task": "{{ cookiecutter.package_name }}.tasks.purge_old_jobs",
-                "schedule": config["JOB_PURGE_INTERVAL"],
+            "job-housekeeping": {
+                "task": "{{ cookiecutter.package_name }}.tasks.housekeep_jobs",
+                "schedule": config["JOB_HOUSEKEEPING_INTERVAL"],
             },
         },
 {%- endif %}

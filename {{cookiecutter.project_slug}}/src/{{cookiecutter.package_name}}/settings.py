@@ -259,8 +259,14 @@ class Config:
         # purged: a week spans a weekend and keeps the table small.
         self.JOB_RETENTION = env_duration("JOB_RETENTION", timedelta(days=7))
 {%- if cookiecutter.use_celery == 'yes' %}
-        # How often Celery beat runs that purge: hourly keeps each delete small.
-        self.JOB_PURGE_INTERVAL = env_duration("JOB_PURGE_INTERVAL", timedelta(hours=1))
+        # How often Celery beat runs the job housekeeping (stalled jobs, the purge):
+        # every 5 minutes keeps each delete small and a stalled job's wait short.
+        self.JOB_HOUSEKEEPING_INTERVAL = env_duration(
+            "JOB_HOUSEKEEPING_INTERVAL", timedelta(minutes=5)
+        )
+        # A job running or retrying untouched this long is failed: far beyond the hard
+        # time limit, the redelivery delay and the longest retry wait together.
+        self.JOB_STALLED_AFTER = env_duration("JOB_STALLED_AFTER", timedelta(minutes=15))
 {%- endif %}
         # TEST-ONLY: hold each job at a named point (`effect`: work done, not committed;
         # `committed`: not yet acknowledged) so the crash tests can kill its worker there.

@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}.services.imports import run_import_job
 from {{ cookiecutter.package_name }}.services.jobs import (
     MAX_ATTEMPTS,
     TRANSIENT_ERRORS,
+    fail_stalled_jobs,
     purge_finished_jobs,
 )
 from {{ cookiecutter.package_name }}.services.reports import run_report_job
@@ -49,8 +50,9 @@ def import_upload(job_id: int) -> None:
 
 
 @shared_task
-def purge_old_jobs() -> int:
-    """Delete finished jobs older than JOB_RETENTION (run periodically by Celery beat)."""
-    deleted = purge_finished_jobs(current_app.config["JOB_RETENTION"])
-    logger.info("purged %s finished jobs", deleted)
-    return deleted
+def housekeep_jobs() -> dict[str, int]:
+    """Run by Celery beat: fail stalled jobs, delete finished ones older than JOB_RETENTION."""
+    stalled = fail_stalled_jobs(current_app.config["JOB_STALLED_AFTER"])
+    purged = purge_finished_jobs(current_app.config["JOB_RETENTION"])
+    logger.info("job housekeeping: %s stalled jobs failed, %s finished purged", stalled, purged)
+    return {"stalled": stalled, "purged": purged}

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete{% if cookiecutter.database == 'sqlite' %}, update{% endif %}
+from sqlalchemy import delete, update
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from {{ cookiecutter.package_name }}.extensions import db
@@ -207,6 +207,30 @@ def record_retrying(job_id: int) -> None:
         db.session.commit()
     except TRANSIENT_ERRORS:
         db.session.rollback()  # the database is still away; the retry will tell
+
+
+def fail_stalled_jobs(older_than: timedelta) -> int:
+    """Fail jobs left running or retrying for `older_than`: no delivery will come back.
+
+    A task stopped by the hard time limit is acknowledged without its job being told,
+    so past every redelivery delay such a job would read `running` forever. Safe against
+    a delivery finishing the job right now: the UPDATE waits for that delivery's row
+    lock, then the job is done and no longer matches.
+    """
+    now = utcnow()
+    stalled = db.session.execute(
+        update(Job)
+        .where(Job.status.in_((JobStatus.RUNNING, JobStatus.RETRYING)))
+        .where(Job.updated_at < now - older_than)
+        .values(
+            status=JobStatus.FAILED,
+            error="interrupted and not retried in time",
+            finished_at=now,
+            updated_at=now,
+        )
+    ).rowcount
+    db.session.commit()
+    return stalled
 
 
 def purge_finished_jobs(older_than: timedelta) -> int:
