@@ -41,6 +41,9 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/domain.py",
         "src/{package}/cli.py",
         "src/{package}/services",
+        # Users' password hashes and the login's rate-limit tests.
+        "src/{package}/passwords.py",
+        "tests/test_login_security.py",
         "migrations/versions/*_initial_schema.py",
         "tests/test_cli.py",
         "tests/test_items.py",
@@ -64,7 +67,12 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     # Cache tests of the backend not chosen.
     ("cache_backend", "redis"): ("tests/test_cache_disabled.py",),
-    ("cache_backend", "none"): ("tests/test_cache_outage.py",),
+    ("cache_backend", "none"): (
+        "tests/test_cache_outage.py",
+        # The Redis cache backend that stores bytes and JSON instead of pickles.
+        "src/{package}/perf/redis_cache.py",
+        "tests/test_redis_cache.py",
+    ),
     # psycopg's gevent fix exists only where both gevent and PostgreSQL are chosen.
     ("gunicorn_worker_class", "gthread"): ("src/{package}/perf/gevent_psycopg.py",),
     ("gunicorn_worker_class", "sync"): ("src/{package}/perf/gevent_psycopg.py",),

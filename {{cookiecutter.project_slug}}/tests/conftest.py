@@ -41,7 +41,7 @@ from {{ cookiecutter.package_name }}.extensions import cache, db
 {%- if cookiecutter.example_api == 'yes' %}
 from {{ cookiecutter.package_name }}.models import User
 {%- endif %}
-from {{ cookiecutter.package_name }}.settings import TestingConfig
+from {{ cookiecutter.package_name }}.settings import {% if cookiecutter.cache_backend == 'redis' %}REDIS_CACHE_TYPE, {% endif %}TestingConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -263,7 +263,7 @@ def redis_key_prefix(redis_url: str) -> Iterator[str]:
 def redis_cache_app(make_app: Callable[..., Flask], redis_url: str, redis_key_prefix: str) -> Flask:
     """An app whose response cache is the real Redis, under a key prefix of its own."""
     return make_app(
-        CACHE_TYPE="RedisCache",
+        CACHE_TYPE=REDIS_CACHE_TYPE,
         CACHE_REDIS_URL=redis_url,
         CACHE_KEY_PREFIX=redis_key_prefix,
         CACHE_OPTIONS={"socket_connect_timeout": 1, "socket_timeout": 1},

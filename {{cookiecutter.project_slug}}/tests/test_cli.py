@@ -1,13 +1,16 @@
-"""`flask seed` and `flask create-demo-user`."""
+"""`flask seed` and `flask create-demo-user`, and their refusal outside development."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
 from {{ cookiecutter.package_name }}.cli import DEMO_PASSWORD, DEMO_USERNAME
 from {{ cookiecutter.package_name }}.extensions import db
-from {{ cookiecutter.package_name }}.models import Item
+from {{ cookiecutter.package_name }}.models import Item, User
 
 
 def item_count(app: Flask) -> int:
@@ -43,3 +46,17 @@ def test_demo_user_can_log_in(app: Flask) -> None:
     assert "already present" in runner.invoke(args=["create-demo-user"]).output
     credentials = {"username": DEMO_USERNAME, "password": DEMO_PASSWORD}
     assert app.test_client().post("/api/auth/login", json=credentials).status_code == 200
+
+
+@pytest.mark.parametrize("command", [["seed", "--items", "5"], ["create-demo-user"]])
+def test_demo_data_is_refused_unless_allowed(
+    make_app: Callable[..., Flask], command: list[str]
+) -> None:
+    app = make_app(ALLOW_DEMO_DATA=False)
+    result = app.test_cli_runner().invoke(args=command)
+    assert result.exit_code == 1
+    assert "ALLOW_DEMO_DATA=1" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(User.id))) == 0
+    assert item_count(app) == 0

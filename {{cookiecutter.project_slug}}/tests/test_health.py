@@ -1,16 +1,26 @@
 {%- set conftest_helpers = [] -%}
 {%- if cookiecutter.database != 'sqlite' or cookiecutter.cache_backend == 'redis' or cookiecutter.use_celery == 'yes' %}{% set _ = conftest_helpers.append('closed_port') %}{% endif -%}
 {%- if cookiecutter.use_celery == 'yes' and cookiecutter.celery_broker == 'rabbitmq' %}{% set _ = conftest_helpers.append('require_service') %}{% endif -%}
+{%- if cookiecutter.database != 'sqlite' and cookiecutter.example_api == 'yes' %}{% set _ = conftest_helpers.append('create_throwaway_database') %}{% endif -%}
 """Liveness and readiness probes, with dependencies up and down."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable{% if cookiecutter.example_api == 'yes' %}, Iterator{% endif %}
+{%- if cookiecutter.database == 'sqlite' and cookiecutter.example_api == 'yes' %}
+from pathlib import Path
+{%- endif %}
 
-{% if conftest_helpers %}from conftest import {{ conftest_helpers | join(', ') }}
+import pytest
+{% if conftest_helpers %}from conftest import {{ conftest_helpers | sort | join(', ') }}
 {% endif %}from flask import Flask
 from flask.testing import FlaskClient
+{%- if cookiecutter.cache_backend == 'redis' %}
+
+from {{ cookiecutter.package_name }}.settings import REDIS_CACHE_TYPE
+{%- endif %}
 
 # Each probe must answer well within a load balancer's health-check timeout.
 PROBE_DEADLINE_SECONDS = 5
@@ -55,7 +65,60 @@ def test_readyz_names_a_database_that_is_down(make_app: Callable[..., Flask]) ->
     body = response.get_json()
     assert body["status"] == "unavailable"
     assert body["failing"] == ["database"]
-    assert body["checks"]["database"].startswith("error: ")
+    assert body["checks"]["database"] == "unavailable"
+
+
+def test_readyz_tells_clients_a_reason_and_the_log_the_details(
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(SQLALCHEMY_DATABASE_URI=unreachable_database_url(), READINESS_TIMEOUT_SECONDS=2)
+    with caplog.at_level(logging.WARNING, logger="{{ cookiecutter.package_name }}.health"):
+        response = app.test_client().get("/readyz")
+    # The driver's message (host, port, file path) is for operators, not for any client.
+    assert "Error" not in response.get_data(as_text=True)
+    assert "127.0.0.1" not in response.get_data(as_text=True)
+    assert any("database failed" in record.getMessage() for record in caplog.records)
+{%- if cookiecutter.example_api == 'yes' %}
+
+
+@pytest.fixture
+{%- if cookiecutter.database == 'sqlite' %}
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A database that exists but was never migrated."""
+    yield f"sqlite:///{tmp_path / 'unmigrated.db'}"
+{%- else %}
+def empty_database_url() -> Iterator[str]:
+    """A database that exists but was never migrated."""
+    url, drop = create_throwaway_database()
+    try:
+        yield url
+    finally:
+        drop()
+{%- endif %}
+
+
+def test_readyz_is_unavailable_before_migrations(
+    make_app: Callable[..., Flask], empty_database_url: str
+) -> None:
+    app = make_app(SQLALCHEMY_DATABASE_URI=empty_database_url)
+    response = app.test_client().get("/readyz")
+    body = response.get_json()
+    assert (response.status_code, body["failing"]) == (503, ["schema"])
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["schema"].startswith("missing tables: ")
+    assert "items" in body["checks"]["schema"]
+
+
+def test_api_errors_are_json_before_migrations(
+    make_app: Callable[..., Flask], empty_database_url: str
+) -> None:
+    # As in production: the exception becomes a response, not a test-client traceback.
+    app = make_app(SQLALCHEMY_DATABASE_URI=empty_database_url, PROPAGATE_EXCEPTIONS=False)
+    response = app.test_client().get("/api/items")
+    assert response.status_code >= 500
+    assert response.is_json
+    assert response.get_json()["error"]["status"] == response.status_code
+{%- endif %}
 {%- if cookiecutter.cache_backend == 'redis' %}
 
 
@@ -67,7 +130,7 @@ def test_readyz_checks_the_redis_cache(redis_cache_app: Flask) -> None:
 
 def test_readyz_names_a_cache_that_is_down(make_app: Callable[..., Flask]) -> None:
     app = make_app(
-        CACHE_TYPE="RedisCache",
+        CACHE_TYPE=REDIS_CACHE_TYPE,
         CACHE_REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0",
         READINESS_TIMEOUT_SECONDS=1,
     )

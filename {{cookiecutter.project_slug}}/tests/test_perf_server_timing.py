@@ -1,4 +1,4 @@
-"""Server-Timing on every response: app time, database time and query count."""
+"""Server-Timing when enabled: app time, database time and query count; absent when off."""
 
 from __future__ import annotations
 
@@ -57,3 +57,13 @@ def test_the_header_is_cheap(make_app: Callable[..., Flask]) -> None:
         server_timing(client.get("/healthz").headers["Server-Timing"])["app"][0] for _ in range(50)
     )
     assert durations[len(durations) // 2] < 5.0
+
+
+def test_disabled_server_timing_reveals_nothing(make_app: Callable[..., Flask]) -> None:
+    app = make_app(SERVER_TIMING_ENABLED=False)
+    add_query_route(app, 2)
+    client = app.test_client()
+    for path in ("/healthz", "/_test/queries"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "Server-Timing" not in response.headers

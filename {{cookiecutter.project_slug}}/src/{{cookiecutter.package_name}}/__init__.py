@@ -18,9 +18,10 @@ from {{ cookiecutter.package_name }}.celery_app import celery_init_app
 from {{ cookiecutter.package_name }}.cli import register_commands
 {%- endif %}
 from {{ cookiecutter.package_name }}.errors import register_error_handlers
-from {{ cookiecutter.package_name }}.extensions import cache, compress, db, migrate
+from {{ cookiecutter.package_name }}.extensions import cache, compress, db{% if cookiecutter.example_api == 'yes' %}, limiter{% endif %}, migrate
 from {{ cookiecutter.package_name }}.health import health_bp
 from {{ cookiecutter.package_name }}.perf import register_perf_tools
+from {{ cookiecutter.package_name }}.security import register_security
 from {{ cookiecutter.package_name }}.settings import Config, as_config, settings_of
 
 __all__ = ["create_app"]
@@ -36,6 +37,7 @@ def create_app(config: str | Config | type[Config] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
+    register_security(app)
 {%- if cookiecutter.example_api == 'yes' %}
     register_cli(app)
 {%- endif %}
@@ -61,6 +63,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db)
     cache.init_app(app)
     compress.init_app(app)
+{%- if cookiecutter.example_api == 'yes' %}
+    limiter.init_app(app)
+{%- endif %}
 
 
 def register_blueprints(app: Flask) -> None:

@@ -40,6 +40,7 @@ def register_commands(app: Flask) -> None:
 @with_appcontext
 def seed(item_count: int, random_seed: int) -> None:
     """Fill the database up to ITEMS items and create the demo user (safe to re-run)."""
+    refuse_demo_data_unless_allowed()
     user_created = ensure_demo_user()
     added = seed_items(item_count, random.Random(random_seed))
     if added:
@@ -52,8 +53,22 @@ def seed(item_count: int, random_seed: int) -> None:
 @with_appcontext
 def create_demo_user_command() -> None:
     """Create the demo user (demo / demo-password) used by the docs and load tests."""
+    refuse_demo_data_unless_allowed()
     created = ensure_demo_user()
     click.echo(f"demo user {describe(created)}")
+
+
+def refuse_demo_data_unless_allowed() -> None:
+    """Stop with one line unless ALLOW_DEMO_DATA (on in development and tests) is set.
+
+    The demo user's password is published in the docs: in a real deployment it would be
+    a working login for anyone.
+    """
+    if not current_app.config.get("ALLOW_DEMO_DATA"):
+        raise click.ClickException(
+            f"demo data is refused under APP_ENV={current_app.config.get('ENV_NAME', 'production')}"
+            "; set ALLOW_DEMO_DATA=1 to allow it"
+        )
 
 
 def describe(created: bool) -> str:

@@ -2,6 +2,10 @@
 
 from flask_caching import Cache
 from flask_compress import Compress
+{%- if cookiecutter.example_api == 'yes' %}
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+{%- endif %}
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -28,3 +32,10 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True)
 cache = Cache()
 compress = Compress()
+{%- if cookiecutter.example_api == 'yes' %}
+# Flask-Limiter (maintained, on the `limits` library) counts requests per client address
+# in the storage RATELIMIT_STORAGE_URI names: Redis in production, so every worker and
+# instance shares one count, which no in-process counter of ours could do. The address
+# is request.remote_addr, which ProxyFix (security.py) sets from the balancer's header.
+limiter = Limiter(key_func=get_remote_address)
+{%- endif %}

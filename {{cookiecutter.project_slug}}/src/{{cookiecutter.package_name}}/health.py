@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -13,17 +14,22 @@ from flask.typing import ResponseReturnValue
 {%- if cookiecutter.use_celery == 'yes' %}
 from kombu import Connection
 {%- endif %}
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from {{ cookiecutter.package_name }}.extensions import db
 
 health_bp = Blueprint("health", __name__)
+logger = logging.getLogger(__name__)
 
 # A small shared pool runs the checks so a dependency that hangs costs a probe a timeout,
 # never a stuck request thread.
 _checks_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
 
 Check = Callable[[Flask, float], None]
+
+
+class NotReady(Exception):
+    """A check's verdict with a reason short and safe enough for any client to read."""
 
 
 @health_bp.get("/healthz")
@@ -34,10 +40,18 @@ def healthz() -> ResponseReturnValue:
 
 @health_bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
-    """Readiness: every configured dependency answers within its timeout."""
+    """Readiness: every configured dependency answers within its timeout.
+
+    Clients get one short reason per check ("unavailable", "timeout", "missing tables:
+    items"); exception text, which can name hosts, users and SQL, goes to the log only.
+    """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     timeout = float(app.config["READINESS_TIMEOUT_SECONDS"])
-    results = {name: run_check(check, app, timeout) for name, check in readiness_checks(app)}
+    results: dict[str, str] = {}
+    for name, check in readiness_checks(app):
+        if name == "schema" and results.get("database") != "ok":
+            continue  # an unreachable database says nothing about its schema
+        results[name] = run_check(check, app, timeout)
     failing = [name for name, result in results.items() if result != "ok"]
     if failing:
         return jsonify(status="unavailable", checks=results, failing=failing), 503
@@ -47,8 +61,10 @@ def readyz() -> ResponseReturnValue:
 def readiness_checks(app: Flask) -> list[tuple[str, Check]]:
     """The dependencies this app is configured to use, by name."""
     checks: list[tuple[str, Check]] = [("database", check_database)]
+    if db.metadata.tables:
+        checks.append(("schema", check_schema))
 {%- if cookiecutter.cache_backend == 'redis' %}
-    if app.config.get("CACHE_TYPE") == "RedisCache" or app.config.get("CACHE_REDIS_URL"):
+    if app.config.get("CACHE_REDIS_URL"):
         checks.append(("cache", check_cache))
 {%- endif %}
 {%- if cookiecutter.use_celery == 'yes' %}
@@ -59,14 +75,20 @@ def readiness_checks(app: Flask) -> list[tuple[str, Check]]:
 
 
 def run_check(check: Check, app: Flask, timeout: float) -> str:
-    """Run one check with a deadline; return "ok" or "error: <reason>"."""
+    """Run one check with a deadline; return "ok" or a short reason (details: the log)."""
+    name = check.__name__.removeprefix("check_")
     future = _checks_pool.submit(check, app, timeout)
     try:
         future.result(timeout=timeout)
     except FutureTimeout:
-        return f"error: no answer within {timeout:g}s"
-    except Exception as exc:  # any failure means "not ready"; report the reason
-        return f"error: {type(exc).__name__}: {exc}"[:200]
+        logger.warning("readiness: %s gave no answer within %g s", name, timeout)
+        return "timeout"
+    except NotReady as verdict:
+        logger.warning("readiness: %s not ready: %s", name, verdict)
+        return str(verdict)
+    except Exception as exc:  # any failure means "not ready"; the reason goes to the log
+        logger.warning("readiness: %s failed: %s: %s", name, type(exc).__name__, exc)
+        return "unavailable"
     return "ok"
 
 
@@ -74,6 +96,19 @@ def check_database(app: Flask, timeout: float) -> None:
     """Round-trip `SELECT 1` through the app's connection pool."""
     with app.app_context(), db.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def check_schema(app: Flask, timeout: float) -> None:
+    """Every table the models expect exists: false until `flask db upgrade` has run.
+
+    Without this an unmigrated database passes `SELECT 1`, the balancer sends traffic,
+    and every API call fails.
+    """
+    with app.app_context(), db.engine.connect() as connection:
+        present = set(inspect(connection).get_table_names())
+    missing = sorted(set(db.metadata.tables) - present)
+    if missing:
+        raise NotReady(f"missing tables: {', '.join(missing)} (run migrations)")
 {%- if cookiecutter.cache_backend == 'redis' %}
 
 

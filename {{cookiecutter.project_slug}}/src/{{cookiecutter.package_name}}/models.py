@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.dialects.mysql import MEDIUMTEXT
 from sqlalchemy.orm import Mapped, mapped_column
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from {{ cookiecutter.package_name }}.extensions import db
+from {{ cookiecutter.package_name }}.passwords import hash_password, needs_rehash, verify_password
 
 
 def utcnow() -> datetime:
@@ -55,12 +55,16 @@ class User(TimestampMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
 
     def set_password(self, password: str) -> None:
-        """Store a salted hash of `password`."""
-        self.password_hash = generate_password_hash(password)
+        """Store a salted Argon2id hash of `password` (passwords.py)."""
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
-        """True when `password` matches the stored hash."""
-        return check_password_hash(self.password_hash, password)
+        """True when `password` matches the stored hash, whichever scheme made it."""
+        return verify_password(self.password_hash, password)
+
+    def password_needs_rehash(self) -> bool:
+        """True when the stored hash predates Argon2id or today's parameters."""
+        return needs_rehash(self.password_hash)
 
 
 class Item(TimestampMixin, db.Model):

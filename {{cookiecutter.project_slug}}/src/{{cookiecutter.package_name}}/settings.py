@@ -7,8 +7,8 @@ same thing everywhere. Parsing is environs' (a maintained library on marshmallow
 in a number or a boolean stops the process with the variable's name instead of being read
 as a default or as false.
 
-Production is the default: development settings (SQLite, in-process cache{% if cookiecutter.use_celery == 'yes' %}, eager
-Celery{% endif %}, a known secret) run only where they are asked for, by `make dev` and the tests.
+Production is the default: development settings (SQLite, in-process cache{% if cookiecutter.use_celery == 'yes' %}, eager Celery{% endif %},
+a known secret) run only where they are asked for, by `make dev` and the tests.
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ KNOWN_DEFAULT_SECRET_KEYS = frozenset(
 )
 
 env = Env(expand_vars=False)
+{%- if cookiecutter.cache_backend == 'redis' %}
+# Flask-Caching's Redis backend with a serializer that stores bytes and JSON, never
+# pickles (perf/redis_cache.py): write access to Redis must not mean running code here.
+REDIS_CACHE_TYPE = "{{ cookiecutter.package_name }}.perf.redis_cache.JsonRedisCache"
+{%- endif %}
 
 
 class ConfigError(RuntimeError):
@@ -250,6 +255,7 @@ class Config:
         self.init_job_settings()
 {%- endif %}
         self.init_performance_settings()
+        self.init_security_settings()
 
 {%- if cookiecutter.example_api == 'yes' %}
 
@@ -272,6 +278,42 @@ class Config:
         # `committed`: not yet acknowledged) so the crash tests can kill its worker there.
         self.JOB_TEST_PAUSE_AT = env_str("JOB_TEST_PAUSE_AT")
         self.JOB_TEST_PAUSE_SECONDS = env_float("JOB_TEST_PAUSE_SECONDS", 30.0)
+{%- endif %}
+
+    def init_security_settings(self) -> None:
+        """Proxies, {% if cookiecutter.example_api == 'yes' %}the login rate limit, demo data and {% endif %}what responses reveal (security.py)."""
+        # Proxies in front whose X-Forwarded-For/-Proto are trusted: {% if cookiecutter.load_balancer != 'none' %}the {{ cookiecutter.load_balancer }} balancer.
+        # Behind a second proxy (a cloud load balancer) use 2{% else %}none by default.
+        # Set 1 behind one proxy{% endif %}; never more than there are, or clients
+        # choose their own address.
+        self.PROXY_HOPS = env_int("PROXY_HOPS", {{ 0 if cookiecutter.load_balancer == 'none' else 1 }})
+        # Server-Timing with query counts and cache outcomes helps whoever tunes the
+        # service and maps its internals for everyone else: development and tests only.
+        self.SERVER_TIMING_ENABLED = env_bool("SERVER_TIMING_ENABLED", self.DEBUG or self.TESTING)
+{%- if cookiecutter.example_api == 'yes' %}
+        # `flask seed` and the demo user (a published password) only where data is fake.
+        self.ALLOW_DEMO_DATA = env_bool("ALLOW_DEMO_DATA", self.DEBUG or self.TESTING)
+        # Login attempts per client address (Flask-Limiter syntax); a person mistyping
+        # stays far below it, a password guesser is stopped after a few tries a minute.
+        self.LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "10 per minute")
+{%- if needs_redis %}
+        # Counted in Redis so every worker and instance shares one count; in memory
+        # (per process) only when no Redis is configured, as in development and tests.
+        default_storage = {% if cookiecutter.cache_backend == 'redis' %}self.CACHE_REDIS_URL{% else %}self.REDIS_URL{% endif %} or "memory://"
+{%- else %}
+        # No Redis in this project: counts are per process, and the balancer's own login
+        # limit is the one shared by every instance.
+        default_storage = "memory://"
+{%- endif %}
+        self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", default_storage)
+        # One Redis may serve several projects: their counters never mix.
+        self.RATELIMIT_KEY_PREFIX = "{{ cookiecutter.project_slug }}"
+{%- if needs_redis %}
+        # A dead Redis must not hang or fail logins: short timeouts, then per-process
+        # counting until it answers again.
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.25, "socket_timeout": 0.25}
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+{%- endif %}
 {%- endif %}
 
     def default_secret_key(self) -> str | None:
@@ -307,7 +349,7 @@ class Config:
         else:
             # SimpleCache is per process: fine for `make dev`, wrong behind a load
             # balancer, which is why production refuses to start without a Redis URL.
-            self.CACHE_TYPE = "RedisCache" if cache_redis_url else "SimpleCache"
+            self.CACHE_TYPE = REDIS_CACHE_TYPE if cache_redis_url else "SimpleCache"
         self.CACHE_REDIS_URL = cache_redis_url
         if cache_redis_url:
             # A dead or hanging Redis must cost milliseconds, not the default

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache, wraps
+from functools import wraps
 from typing import Any, cast
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from {{ cookiecutter.package_name }}.api.openapi import contract, request_body
 from {{ cookiecutter.package_name }}.api.schemas import LoginIn, TokenOut
 from {{ cookiecutter.package_name }}.api.validation import json_body_required
 from {{ cookiecutter.package_name }}.errors import ApiError
-from {{ cookiecutter.package_name }}.extensions import db
+from {{ cookiecutter.package_name }}.extensions import db, limiter
 from {{ cookiecutter.package_name }}.models import User
+from {{ cookiecutter.package_name }}.passwords import spend_one_verification
 
 auth_bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -70,24 +70,30 @@ def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@cache
-def unknown_user_hash() -> str:
-    """Hash checked for unknown usernames, so timing does not reveal which names exist."""
-    return generate_password_hash("no such user")
+def login_rate_limit() -> str:
+    """LOGIN_RATE_LIMIT, read per request so each app (and test) can set its own."""
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
 
 
 @auth_bp.post("/login")
+# Per client address (after ProxyFix): each attempt costs a password hash, so without a
+# limit logins are both a guessing attack and a cheap way to burn the server's CPU.
+@limiter.limit(login_rate_limit, error_message="Too many login attempts; retry later")
 @json_body_required
-@contract(TokenOut, errors=(400, 401), body=LoginIn, tag="auth")
+@contract(TokenOut, errors=(400, 401, 429), body=LoginIn, tag="auth")
 def login() -> ResponseReturnValue:
     """Exchange a username and password for an access token."""
     credentials = request_body(LoginIn)
     user = db.session.scalar(select(User).where(User.username == credentials.username))
     if user is None:
-        check_password_hash(unknown_user_hash(), credentials.password)
+        spend_one_verification(credentials.password)
         raise unauthorized("Invalid username or password")
     if not user.check_password(credentials.password):
         raise unauthorized("Invalid username or password")
+    if user.password_needs_rehash():
+        # The password is known right now, and only now: upgrade an older hash in place.
+        user.set_password(credentials.password)
+        db.session.commit()
     return jsonify(
         access_token=issue_token(user),
         token_type="Bearer",

@@ -22,7 +22,9 @@ def register_perf_tools(app: Flask) -> None:
 {%- endif %}
     install_cache_guard(app)
     install_slow_query_log(app)
-    app.wsgi_app = ServerTimingMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    if app.config.get("SERVER_TIMING_ENABLED"):
+        # Off (the production default) means not installed at all: no per-request cost.
+        app.wsgi_app = ServerTimingMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     # Outermost, so a profile covers everything the request does.
     install_profiler(app)
     app.cli.add_command(profile_report_command)

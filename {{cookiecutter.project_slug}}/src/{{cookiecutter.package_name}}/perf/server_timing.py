@@ -1,8 +1,10 @@
-"""Server-Timing header on every response: app time, database time and queries, cache.
+"""Server-Timing header when SERVER_TIMING_ENABLED: app time, database time and queries, cache.
 
 Browsers' dev tools and load-test reports show these numbers next to each request,
 so a slow endpoint says where its time went without a profiler. The cost is one
-perf_counter() pair per request and one per SQL statement.
+perf_counter() pair per request and one per SQL statement. The numbers also tell any
+client how the service works inside, so production leaves the middleware out unless
+asked; without it current_stats() is None and the hooks only skip their bookkeeping.
 """
 
 from __future__ import annotations

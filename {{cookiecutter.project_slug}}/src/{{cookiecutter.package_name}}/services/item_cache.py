@@ -1,10 +1,12 @@
 """Cache keys for item reads, and what a write makes stale.
 
-List pages are stored as (generation, body) under a key built from the query
+List pages are stored as `<generation>\n<body>` bytes under a key built from the query
 arguments. A write replaces the generation token, so every cached page goes stale at
 once with a single cache write and no key scan, and a read still costs one round trip
 (generation and page fetched together). Details are deleted by id after the write.
-Every call goes through the perf cache guard: a cache outage reads as misses.
+Every call goes through the perf cache guard: a cache outage reads as misses. Entries
+are bytes (bodies) and short strings (the token), so the Redis backend stores them
+without pickling (perf/redis_cache.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import uuid
 from {{ cookiecutter.package_name }}.perf.cache_guard import guarded_cache_call
 
 LIST_GENERATION_KEY = "items:list:generation"
+# Separates the generation token from the body in a list entry; tokens are hex.
+GENERATION_SEPARATOR = b"\n"
 
 
 def list_key(page: int, per_page: int) -> str:
@@ -30,22 +34,25 @@ def cached_list_page(page: int, per_page: int) -> bytes | None:
     """The cached body of this page, if it was stored under the current generation."""
     found = guarded_cache_call("get_many", LIST_GENERATION_KEY, list_key(page, per_page))
     generation, entry = found if found else (None, None)
-    if generation is not None and isinstance(entry, tuple) and entry[0] == generation:
-        return entry[1]
-    return None
+    if not isinstance(generation, str) or not isinstance(entry, bytes):
+        return None
+    stored_generation, _, body = entry.partition(GENERATION_SEPARATOR)
+    return body if stored_generation == generation.encode() else None
 
 
 def store_list_page(page: int, per_page: int, body: bytes, timeout: int) -> None:
     """Cache a page body under the current generation (created on first use)."""
     guarded_cache_call("add", LIST_GENERATION_KEY, new_generation(), timeout=0)
     generation = guarded_cache_call("get", LIST_GENERATION_KEY)
-    if generation is not None:
-        guarded_cache_call("set", list_key(page, per_page), (generation, body), timeout=timeout)
+    if isinstance(generation, str):
+        entry = generation.encode() + GENERATION_SEPARATOR + body
+        guarded_cache_call("set", list_key(page, per_page), entry, timeout=timeout)
 
 
 def cached_detail(item_id: int) -> bytes | None:
     """The cached body of one item."""
-    return guarded_cache_call("get", detail_key(item_id))
+    body = guarded_cache_call("get", detail_key(item_id))
+    return body if isinstance(body, bytes) else None
 
 
 def store_detail(item_id: int, body: bytes, timeout: int) -> None:
