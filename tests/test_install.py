@@ -240,3 +240,14 @@ def test_a_venv_on_an_old_python_is_replaced(
     assert completed.returncode == 0, completed.stderr
     assert "Replacing .venv" in completed.stdout
     assert venv_version(tmp_path) == sys.version_info[:2]
+
+
+def test_the_floor_follows_requires_python(tmp_path: Path) -> None:
+    """Raising requires-python in pyproject.toml is all it takes to raise the floor."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "svc"\nrequires-python = ">=3.99"\n', encoding="utf-8"
+    )
+    completed = run_venv_script(tmp_path, sys.executable)
+    assert completed.returncode != 0
+    assert "needs Python 3.99 or newer" in completed.stderr
+    assert not (tmp_path / ".venv").exists()

@@ -14,9 +14,11 @@ set -u
 venv=$1
 shift
 
-# Keep in step with requires-python in pyproject.toml.
-minimum="3.11"
-is_supported='import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'
+# The floor is read from requires-python in pyproject.toml, so raising it there is
+# enough; 3.11 is what the generated code needs when the line is missing.
+minimum=$(sed -n 's/^requires-python = ">=\([0-9][0-9]*\.[0-9][0-9]*\)".*/\1/p' pyproject.toml 2>/dev/null)
+minimum=${minimum:-3.11}
+is_supported="import sys; sys.exit(0 if sys.version_info >= (${minimum%.*}, ${minimum#*.}) else 1)"
 
 if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$is_supported" >/dev/null 2>&1; then
     exit 0
