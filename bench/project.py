@@ -137,4 +137,5 @@ def flask_cli(project: BakedProject, env: dict[str, str], *args: str) -> str:
 def migrate_and_seed(project: BakedProject, env: dict[str, str], items: int) -> None:
     """Create the schema with the project's migrations and seed `items` rows."""
     flask_cli(project, env, "db", "upgrade")
-    flask_cli(project, env, "seed", "--items", str(items))
+    # The project refuses demo data under production settings unless asked.
+    flask_cli(project, {**env, "ALLOW_DEMO_DATA": "1"}, "seed", "--items", str(items))

@@ -119,6 +119,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             "APP_INSTANCES": "2",
             "APP_BASE_PORT": str(base_port),
             "LB_PORT": str(lb_port),
+            # Locust's users all log in from this host: lift the per-address login limit.
+            "LOGIN_RATE_LIMIT": "10000 per minute",
         }
         service = Service(project, env, f"http://127.0.0.1:{lb_port}")
         try:
@@ -126,7 +128,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             run_python(
                 project,
                 *("-m", "flask", "--app", f"{PACKAGE}.wsgi", "seed", "--items", str(SEED_ITEMS)),
-                env=env,
+                env={**env, "ALLOW_DEMO_DATA": "1"},
                 timeout=120,
             )
             yield service

@@ -35,7 +35,13 @@ def flask_command(*args: str) -> list[str]:
 def prepare_database(seed_items: int) -> None:
     """Apply migrations, then seed the items and the demo user the scenarios log in as."""
     subprocess.run(flask_command("db", "upgrade"), cwd=PROJECT_DIR, check=True)
-    subprocess.run(flask_command("seed", "--items", str(seed_items)), cwd=PROJECT_DIR, check=True)
+    # Demo data is refused under production settings unless asked: asked for this step only.
+    subprocess.run(
+        flask_command("seed", "--items", str(seed_items)),
+        cwd=PROJECT_DIR,
+        env={**os.environ, "ALLOW_DEMO_DATA": "1"},
+        check=True,
+    )
 {%- else -%}
 def prepare_database() -> None:
     """Apply migrations: the readiness check queries the database."""
@@ -125,6 +131,11 @@ def run_against_app(port: int, command: list[str]) -> int:
 {%- endif %}
     """Serve the app on 127.0.0.1:port while `command` runs; return the command's exit code."""
     env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+{%- if cookiecutter.example_api == 'yes' %}
+    # Every simulated user logs in from this host; the per-address login limit (meant for
+    # password guessers) would turn the run into a test of the limiter.
+    env.setdefault("LOGIN_RATE_LIMIT", "10000 per minute")
+{%- endif %}
 {%- if cookiecutter.example_api == 'yes' %}
     prepare_database(seed_items)
 {%- else %}
