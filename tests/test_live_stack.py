@@ -1,10 +1,13 @@
-"""The baked project's own `make stack` serves real traffic behind a real load balancer.
+"""The baked project's own `make stack` (supervisord) serves real traffic behind a real balancer.
 
-nginx (default bake: PostgreSQL, Redis cache, Celery on Redis, 2 instances): readiness,
-compression, shared cache hits, a Celery report, 200 sequential + 50-way concurrent GETs
-spread over both instances, a gunicorn HUP reload without errors, failover when an
-instance is SIGKILLed, and `make stack-stop` leaving no process behind. HAProxy: the
-same essentials on a smaller scale.
+nginx (default bake: PostgreSQL, Redis cache, Celery worker and beat on Redis, 2
+instances), baked under a private (0700) folder: production settings and what the stack
+says it runs, readiness, `make stack-status`, compression, shared cache hits, a PATCH that
+every following GET sees, a 900 KiB upload through nginx, a Celery report, GETs spread
+over both instances, a gunicorn HUP reload without errors, failover (and supervisord's
+restart) when an instance is SIGKILLed, and `make stack-stop` leaving no process behind.
+HAProxy: the same essentials on a smaller scale. Refusals: a held port and a missing
+balancer binary are one line each, with nothing left running.
 
 Loopback only, free ports, a throwaway PostgreSQL database, a dedicated Redis database
 number with a per-run key prefix; every process is stopped by PID in a finally block.
@@ -23,6 +26,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -39,19 +43,27 @@ from support import (
     require_executable,
     require_service,
     run_in_project,
-    run_python,
-    stop_process_group,
     throwaway_postgres_database,
+)
+from support.stack import (
+    alive,
+    processes_running_from,
+    stack_processes,
+    stop_stack_leftovers,
+    supervisord_pid,
 )
 
 pytestmark = pytest.mark.live
 
-PACKAGE = "perf_service"
 # Redis database numbers of their own, so these stacks never share keys or the Celery
 # queue with other runs on the machine's Redis.
 REDIS_DB = {"nginx": 13, "haproxy": 14}
 SEED_ITEMS = 2000
 REQUEST_TIMEOUT = 10
+# Bigger than nginx's default in-memory body buffer (16 KiB) and below the 1 MiB limit:
+# a body nginx would spool to a temp file its worker cannot write under a 0700 folder.
+UPLOAD_BYTES = 900 * 1024
+DEMO_LOGIN = {"username": "demo", "password": "demo-password"}
 
 
 @dataclass
@@ -62,17 +74,13 @@ class Stack:
     env: dict[str, str]
     lb_url: str
     app_ports: list[int]
+    started_output: str = ""
     pids: dict[str, int] = field(default_factory=dict)
-
-    def read_pids(self) -> dict[str, int]:
-        """The PIDs the stack recorded in .stack/pids/."""
-        pid_dir = self.project / ".stack" / "pids"
-        return {path.stem: int(path.read_text()) for path in sorted(pid_dir.glob("*.pid"))}
 
 
 @dataclass
 class Response:
-    """What a GET returned: status, headers (lower-case names) and raw body."""
+    """What a request returned: status, headers (lower-case names) and raw body."""
 
     status: int
     headers: dict[str, str]
@@ -90,11 +98,17 @@ class Response:
 
 
 def request(
-    url: str, method: str = "GET", payload: dict | None = None, headers: dict | None = None
+    url: str,
+    method: str = "GET",
+    payload: dict | None = None,
+    headers: dict | None = None,
+    data: bytes | None = None,
 ) -> Response:
     """One HTTP request; an HTTP error status is returned, not raised."""
-    data = json.dumps(payload).encode() if payload is not None else None
-    all_headers = {"Content-Type": "application/json"} if data else {}
+    all_headers = {}
+    if payload is not None:
+        data = json.dumps(payload).encode()
+        all_headers["Content-Type"] = "application/json"
     all_headers.update(headers or {})
     req = urllib.request.Request(url, data=data, method=method, headers=all_headers)
     try:
@@ -115,6 +129,13 @@ def get_status_and_upstream(url: str) -> tuple[int, str]:
     except OSError:
         return 0, ""
     return response.status, response.headers.get("x-upstream", "")
+
+
+def login(stack: Stack) -> dict[str, str]:
+    """Log in as the demo user the stack seeded; the bearer header."""
+    response = request(stack.lb_url + "/api/auth/login", method="POST", payload=DEMO_LOGIN)
+    assert response.status == 200, response.body
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 # --- Setting the stack up and tearing it down ---
@@ -139,33 +160,35 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def group_alive(pgid: int) -> bool:
-    """Whether any non-zombie process remains in the process group `pgid`."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            state, _ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
-        except (OSError, IndexError, ValueError):
-            continue
-        if int(pgrp) == pgid and state != "Z":
-            return True
-    return False
-
-
-def make(stack: Stack, target: str, timeout: float = 90) -> str:
+def make(project: Path, env: dict[str, str], target: str, timeout: float = 120, check=True):
     """Run a target of the project's Makefile on the shared interpreter."""
-    result = run_in_project(
-        stack.project, "make", target, f"PYTHON={sys.executable}", env=stack.env, timeout=timeout
+    return run_in_project(
+        project,
+        "make",
+        "--no-print-directory",
+        target,
+        f"PYTHON={sys.executable}",
+        env=env,
+        timeout=timeout,
+        check=check,
     )
-    return result.stdout
+
+
+def private_folder(parent: Path) -> Path:
+    """A folder only its owner may enter, as `mktemp -d` or /root are."""
+    private = parent / "private"
+    private.mkdir(mode=0o700)
+    private.chmod(0o700)  # whatever the umask
+    return private
 
 
 @contextmanager
 def running_stack(tmp_path: Path, balancer: str, **options: str) -> Iterator[Stack]:
-    """Bake, start `make stack` with free ports, and always stop every recorded PID."""
+    """Bake under a private folder, `make stack` on free ports, always stop every PID."""
     require_executable(balancer)
     redis_url = require_service("redis").rsplit("/", 1)[0] + f"/{REDIS_DB[balancer]}"
     with throwaway_postgres_database(require_service("postgresql"), "live_stack") as database_url:
-        project = bake(tmp_path / "bake", load_balancer=balancer, **options)
+        project = bake(private_folder(tmp_path) / "bake", load_balancer=balancer, **options)
         base_port = free_port_run(2)
         lb_port = free_port()
         env = {
@@ -174,44 +197,35 @@ def running_stack(tmp_path: Path, balancer: str, **options: str) -> Iterator[Sta
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "CACHE_KEY_PREFIX": f"live-{secrets.token_hex(4)}:",
+            # A queue of its own: no other worker on this Redis takes these tasks.
+            "CELERY_QUEUE": f"live-stack-{secrets.token_hex(4)}",
             "APP_BASE_PORT": str(base_port),
             "LB_PORT": str(lb_port),
             "APP_INSTANCES": "2",
+            "SEED_ITEMS": str(SEED_ITEMS),
         }
         stack = Stack(project, env, f"http://127.0.0.1:{lb_port}", [base_port, base_port + 1])
         try:
-            print(make(stack, "stack"))
-            stack.pids = stack.read_pids()
+            stack.started_output = make(project, env, "stack").stdout
+            print(stack.started_output)
+            stack.pids = stack_processes(project)
             yield stack
         finally:
-            stop_everything(stack)
+            try:
+                make(project, env, "stack-stop", timeout=90, check=False)
+            finally:
+                stop_stack_leftovers(project, stack.pids)
 
 
-def stop_everything(stack: Stack) -> None:
-    """`make stack-stop`, then stop by PID whatever it left (it should leave nothing)."""
-    known = {**stack.pids, **stack.read_pids()}
-    try:
-        make(stack, "stack-stop", timeout=60)
-    finally:
-        for pid in known.values():
-            if group_alive(pid):
-                stop_process_group(pid, timeout=5)
-
-
-def wait_for_report(stack: Stack, token: str, status_url: str, timeout: float = 30) -> dict:
+def wait_for_report(stack: Stack, headers: dict, status_url: str, timeout: float = 30) -> dict:
     """Poll a report's status until the worker finishes it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        report = request(stack.lb_url + status_url, headers=auth(token)).json()
+        report = request(stack.lb_url + status_url, headers=headers).json()
         if report["status"] in {"done", "failed"}:
             return report
         time.sleep(0.3)
     raise AssertionError(f"report not finished in {timeout}s: {report}")
-
-
-def auth(token: str) -> dict[str, str]:
-    """The bearer header for a token."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 def run_gets(
@@ -246,35 +260,50 @@ def kill_instance(pgid: int) -> Callable[[], None]:
     return lambda: os.killpg(pgid, signal.SIGKILL)
 
 
+def web_names(stack: Stack) -> list[str]:
+    """supervisord's names of the instances: web-<port>."""
+    return [f"web-{port}" for port in stack.app_ports]
+
+
 # --- nginx: the default bake ---
 
 
 @pytest.fixture(scope="module")
 def nginx_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The default project behind nginx, seeded with items and the demo user."""
+    """The default project behind nginx; the stack seeded items and the demo user."""
     with running_stack(tmp_path_factory.mktemp("live-nginx"), "nginx") as stack:
-        run_python(
-            stack.project,
-            "-m",
-            "flask",
-            "--app",
-            f"{PACKAGE}.wsgi",
-            "seed",
-            "--items",
-            str(SEED_ITEMS),
-            env=stack.env,
-            timeout=120,
-        )
         yield stack
 
 
-def test_nginx_stack_is_ready(nginx_stack: Stack) -> None:
-    assert set(nginx_stack.pids) == {"nginx", "web-1", "web-2", "worker"}
+def test_nginx_stack_runs_production_and_says_what_it_runs(nginx_stack: Stack) -> None:
+    assert set(nginx_stack.pids) == {"nginx", "worker", "beat", *web_names(nginx_stack)}
+    said = nginx_stack.started_output
+    database_name = nginx_stack.env["DATABASE_URL"].rsplit("/", 1)[1]
+    for expected in (
+        "settings   production",
+        f"database   postgresql+psycopg://postgres@127.0.0.1:5432/{database_name}",
+        f"cache      {nginx_stack.env['REDIS_URL']} (Redis, shared by every instance)",
+        f"broker     {nginx_stack.env['REDIS_URL']}",
+        f"instances  2 x gunicorn (2 workers each) on 127.0.0.1:{nginx_stack.app_ports[0]}-",
+        f"url        {nginx_stack.lb_url}/",
+    ):
+        assert f"stack: {expected}" in said, said
     response = request(nginx_stack.lb_url + "/readyz")
     assert response.status == 200, response.body
     body = response.json()
     assert body["status"] == "ready"
-    assert set(body["checks"]) == {"database", "cache", "broker"}
+    assert {"database", "cache", "broker"} <= set(body["checks"]), body
+
+
+def test_stack_status_is_a_table_without_make_noise(nginx_stack: Stack) -> None:
+    result = make(nginx_stack.project, nginx_stack.env, "stack-status")
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["PROCESS", "STATE", "PID", "READY", "CHECKED"], result.stdout
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    expected = {"nginx", "worker", "beat", *(f"web:{name}" for name in web_names(nginx_stack))}
+    assert set(rows) == expected, result.stdout
+    assert all(row[1] == "RUNNING" and row[3] == "yes" for row in rows.values()), result.stdout
+    assert "scripts/stack.py" not in result.stdout + result.stderr  # no command echo
 
 
 def test_large_list_is_compressed(nginx_stack: Stack) -> None:
@@ -297,19 +326,56 @@ def test_second_identical_get_is_a_cache_hit(nginx_stack: Stack) -> None:
     assert second.headers.get("x-cache") == "HIT", second.headers
 
 
-def test_report_task_completes_on_the_worker(nginx_stack: Stack) -> None:
-    login = request(
-        nginx_stack.lb_url + "/api/auth/login",
-        method="POST",
-        payload={"username": "demo", "password": "demo-password"},
+def test_every_get_after_a_patch_sees_the_new_value(nginx_stack: Stack) -> None:
+    headers = login(nginx_stack)
+    url = f"{nginx_stack.lb_url}/api/items/7"
+    # Warm the cache through both instances first: the old value is cached everywhere.
+    statuses, instances, _ = run_gets([url] * 10, concurrency=2)
+    assert statuses == Counter({200: 10}), statuses
+    new_name = f"Renamed {uuid.uuid4().hex[:8]}"
+
+    patched = request(url, method="PATCH", payload={"name": new_name}, headers=headers)
+
+    assert patched.status == 200, patched.body
+    names = Counter(request(url).json()["name"] for _ in range(50))
+    assert names == Counter({new_name: 50}), names
+
+
+def test_a_900_kib_upload_passes_nginx_under_a_private_folder(nginx_stack: Stack) -> None:
+    # The project was baked (and its .stack/ lives) inside a 0700 folder: nginx, started
+    # as root, runs its worker as an unprivileged user that cannot enter it.
+    assert (nginx_stack.project.parent.parent.stat().st_mode & 0o777) == 0o700
+    row = b"Upload widget,Bulk row for the body size test,12.50,3\n"
+    body = b"name,description,price,quantity\n" + row * (UPLOAD_BYTES // len(row))
+    boundary = uuid.uuid4().hex
+    multipart = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="items.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + body
+        + f"\r\n--{boundary}--\r\n".encode()
     )
-    assert login.status == 200, login.body
-    token = login.json()["access_token"]
+    assert UPLOAD_BYTES - len(row) < len(body) <= UPLOAD_BYTES
+
+    response = request(
+        nginx_stack.lb_url + "/api/uploads",
+        method="POST",
+        data=multipart,
+        headers={**login(nginx_stack), "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+
+    assert response.status == 202, response.body[:400]
+    assert "status_url" in response.json()
+
+
+def test_report_task_completes_on_the_worker(nginx_stack: Stack) -> None:
+    headers = login(nginx_stack)
     created = request(
-        nginx_stack.lb_url + "/api/reports", method="POST", payload={}, headers=auth(token)
+        nginx_stack.lb_url + "/api/reports", method="POST", payload={}, headers=headers
     )
     assert created.status == 202, created.body
-    report = wait_for_report(nginx_stack, token, created.json()["status_url"])
+    report = wait_for_report(nginx_stack, headers, created.json()["status_url"])
     assert report["status"] == "done", report
 
 
@@ -329,27 +395,48 @@ def test_sequential_and_concurrent_gets_use_both_instances(nginx_stack: Stack) -
 
 
 def test_gunicorn_hup_reload_keeps_serving(nginx_stack: Stack) -> None:
-    master = nginx_stack.pids["web-1"]
+    master = nginx_stack.pids[web_names(nginx_stack)[0]]
     urls = [f"http://127.0.0.1:{nginx_stack.app_ports[0]}/healthz"] * 300
     statuses, _, _ = run_gets(urls, concurrency=4, midway=lambda: os.kill(master, signal.SIGHUP))
     assert statuses == Counter({200: 300}), statuses
 
 
-def test_nginx_fails_over_when_an_instance_is_killed(nginx_stack: Stack) -> None:
-    victim = nginx_stack.pids["web-2"]
+def test_nginx_fails_over_and_supervisord_restarts_the_killed_instance(
+    nginx_stack: Stack,
+) -> None:
+    name = web_names(nginx_stack)[1]
+    victim = stack_processes(nginx_stack.project)[name]
     urls = [nginx_stack.lb_url + f"/api/items?page={1 + i % 10}&per_page=10" for i in range(300)]
     statuses, instances, seconds = run_gets(urls, concurrency=4, midway=kill_instance(victim))
     print(f"\nnginx failover: {dict(statuses)} in {seconds:.2f}s; answered by: {dict(instances)}")
     assert statuses == Counter({200: 300}), statuses
-    assert not group_alive(victim)
+    assert not alive(victim)
+    # supervisord starts a new instance in its place.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        replacement = stack_processes(nginx_stack.project).get(name)
+        readyz = f"http://127.0.0.1:{nginx_stack.app_ports[1]}/readyz"
+        ready = get_status_and_upstream(readyz)[0] == 200
+        if replacement not in (None, victim) and ready:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"{name} was not restarted: {stack_processes(nginx_stack.project)}")
 
 
 def test_stack_stop_leaves_nothing_running(nginx_stack: Stack) -> None:
-    output = make(nginx_stack, "stack-stop", timeout=60)
-    assert "stopped nginx" in output
-    assert not list((nginx_stack.project / ".stack" / "pids").glob("*.pid"))
-    still_running = {name: pid for name, pid in nginx_stack.pids.items() if group_alive(pid)}
-    assert not still_running, still_running
+    running = stack_processes(nginx_stack.project)
+    supervisord = supervisord_pid(nginx_stack.project)
+    assert supervisord is not None and alive(supervisord)
+
+    output = make(nginx_stack.project, nginx_stack.env, "stack-stop", timeout=90).stdout
+
+    assert output.startswith("stack: stopped nginx"), output
+    assert not [pid for pid in [*running.values(), supervisord] if alive(pid)], running
+    assert not processes_running_from(nginx_stack.project)
+    status = make(nginx_stack.project, nginx_stack.env, "stack-status", check=False)
+    assert status.returncode != 0
+    assert "stack: not running" in status.stdout
 
 
 # --- HAProxy: the essentials ---
@@ -357,17 +444,77 @@ def test_stack_stop_leaves_nothing_running(nginx_stack: Stack) -> None:
 
 def test_haproxy_stack_serves_balances_and_fails_over(tmp_path: Path) -> None:
     with running_stack(tmp_path, "haproxy", use_celery="no") as stack:
-        assert set(stack.pids) == {"haproxy", "web-1", "web-2"}
+        assert set(stack.pids) == {"haproxy", *web_names(stack)}
         assert request(stack.lb_url + "/readyz").status == 200
         statuses, instances, _ = run_gets([stack.lb_url + "/healthz"] * 100, concurrency=10)
         assert statuses == Counter({200: 100}), statuses
         assert set(instances) == {"web1", "web2"}, instances
 
-        victim = stack.pids["web-2"]
+        victim = stack.pids[web_names(stack)[1]]
         urls = [stack.lb_url + "/healthz"] * 200
         statuses, instances, _ = run_gets(urls, concurrency=4, midway=kill_instance(victim))
         print(f"\nhaproxy failover: {dict(statuses)}; answered by: {dict(instances)}")
         assert statuses == Counter({200: 200}), statuses
 
-        make(stack, "stack-stop", timeout=60)
-        assert not [pid for pid in stack.pids.values() if group_alive(pid)]
+        make(stack.project, stack.env, "stack-stop", timeout=90)
+        assert not processes_running_from(stack.project)
+
+
+# --- Refusals: one line, nothing left running ---
+
+
+def refusal_lines(output: str) -> list[str]:
+    """What the stack said, without make's own "Error 1" line."""
+    return [line for line in output.splitlines() if line and not line.startswith("make: ***")]
+
+
+@pytest.fixture
+def refusal_project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A default bake with settings that would otherwise start (no service is reached)."""
+    project = bake(tmp_path / "bake")
+    env = {
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "APP_BASE_PORT": str(free_port_run(2)),
+        "LB_PORT": str(free_port()),
+    }
+    return project, env
+
+
+def test_a_held_balancer_port_is_one_line_and_nothing_runs(
+    refusal_project: tuple[Path, dict[str, str]],
+) -> None:
+    require_executable("nginx")
+    project, env = refusal_project
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", int(env["LB_PORT"])))
+        holder.listen()
+
+        result = make(project, env, "stack", timeout=60, check=False)
+
+    said = refusal_lines(result.stdout + result.stderr)
+    assert result.returncode != 0
+    assert said == [
+        f"stack: port {env['LB_PORT']} is already in use by pid {os.getpid()} "
+        f"({Path('/proc/self/comm').read_text().strip()}); stop that process or choose "
+        f"another port, e.g. `make stack LB_PORT={int(env['LB_PORT']) + 1000}`"
+    ], said
+    assert not processes_running_from(project)
+    assert supervisord_pid(project) is None
+
+
+def test_a_missing_balancer_binary_is_one_line_and_nothing_runs(
+    refusal_project: tuple[Path, dict[str, str]],
+) -> None:
+    project, env = refusal_project
+
+    result = make(project, {**env, "NGINX": "/nonexistent"}, "stack", timeout=60, check=False)
+
+    said = refusal_lines(result.stdout + result.stderr)
+    assert result.returncode != 0
+    assert said == [
+        "stack: nginx not found at /nonexistent; install it (apt-get install nginx, "
+        "brew install nginx) or set NGINX=/path/to/nginx"
+    ], said
+    assert "Traceback" not in result.stderr
+    assert not processes_running_from(project)

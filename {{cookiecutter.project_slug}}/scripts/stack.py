@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 import re
 {%- if lb != 'none' %}
@@ -67,6 +68,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -108,6 +110,8 @@ READY_TIMEOUT_SECONDS = 60.0
 SUPERVISORD_START_SECONDS = 10.0
 SUPERVISORD_STOP_SECONDS = 60.0
 POLL_SECONDS = 0.2
+# Longest socket folder that leaves room for "/web-65535.ctl" in a 107-byte socket path.
+UNIX_SOCKET_DIR_MAX = 90
 {%- if db_kind == 'postgresql' %}
 LOCAL_DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PACKAGE}"
 {%- elif db_kind == 'mysql' %}
@@ -155,9 +159,22 @@ class StackSettings:
         return self.stack_dir / "supervisord.conf"
 
     @property
+    def socket_dir(self) -> Path:
+        """Where the unix sockets go: the run directory, unless its path is too long.
+
+        A unix socket path holds at most 107 bytes; a deep project folder would exceed
+        that, so its sockets then live in a private folder of the temp directory named
+        after the stack directory's hash (the same stack always gets the same folder).
+        """
+        if len(str(self.run_dir)) <= UNIX_SOCKET_DIR_MAX:
+            return self.run_dir
+        digest = hashlib.sha256(str(self.stack_dir).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"{PACKAGE}-stack-{digest}"
+
+    @property
     def socket_path(self) -> Path:
         """supervisord's control socket."""
-        return self.run_dir / "supervisor.sock"
+        return self.socket_dir / "supervisor.sock"
 
     def app_ports(self) -> list[int]:
         """The port of each gunicorn instance (also its supervisord process number)."""
@@ -181,8 +198,11 @@ def load_settings() -> StackSettings:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether 127.0.0.1:port can be bound right now."""
+    """Whether 127.0.0.1:port can be bound right now, as the servers bind it."""
     with socket.socket() as sock:
+        # As gunicorn, nginx and HAProxy do: connections of a stopped stack that linger
+        # in TIME_WAIT must not count as a port in use.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -381,8 +401,10 @@ def render_template(template: Path, values: dict[str, str], target: Path) -> Pat
 
 def render_supervisor_config(settings: StackSettings) -> Path:
     """Fill deploy/supervisor/supervisord.conf.template for this stack."""
+    settings.socket_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     values = {
         "RUN_DIR": str(settings.run_dir),
+        "SOCKET_DIR": str(settings.socket_dir),
         "LOG_DIR": str(settings.log_dir),
         "PROJECT_DIR": str(PROJECT_DIR),
         "PYTHON": sys.executable,
@@ -651,21 +673,24 @@ def full_name(info: dict) -> str:
 def stop_supervisord(settings: StackSettings) -> list[str]:
     """Stop the balancer, then every other program, then supervisord; wait for its exit."""
     rpc = supervisor(settings).supervisor
-    stopped = []
-    running = [info for info in process_infos(settings) if info["statename"] == "RUNNING"]
+    running = [info["name"] for info in process_infos(settings) if info["statename"] == "RUNNING"]
 {%- if lb != 'none' %}
     # The balancer first: it stops taking requests before the instances go away.
-    running.sort(key=lambda info: info["group"] != BALANCER)
-{%- endif %}
-    for info in running:
+    if BALANCER in running:
         with contextlib.suppress(xmlrpc.client.Fault):  # it stopped on its own meanwhile
-            rpc.stopProcess(full_name(info), True)
-        stopped.append(info["name"])
+            rpc.stopProcess(BALANCER, True)
+{%- endif %}
+    # The others together: each gets its own grace period, in parallel.
+    rpc.stopAllProcesses(True)
     pid_file = settings.run_dir / "supervisord.pid"
     pid = int(pid_file.read_text().strip()) if pid_file.exists() else rpc.getPID()
     rpc.shutdown()
     wait_until(lambda: not process_exists(pid), SUPERVISORD_STOP_SECONDS)
-    return stopped
+{%- if lb != 'none' %}
+    return sorted(running, key=lambda name: name != BALANCER)
+{%- else %}
+    return running
+{%- endif %}
 
 
 def process_exists(pid: int) -> bool:
