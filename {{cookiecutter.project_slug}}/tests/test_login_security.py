@@ -4,20 +4,20 @@
 from __future__ import annotations
 
 {% if needs_redis %}import uuid
-{% endif %}from collections.abc import Callable
+{% endif %}from collections.abc import Callable{% if needs_redis %}, Iterator{% endif %}
 
 import pytest
 {%- if needs_redis %}
 import redis
 {%- endif %}
 from argon2 import PasswordHasher
-from conftest import TEST_PASSWORD, TEST_USERNAME
+from conftest import TEST_PASSWORD, TEST_USERNAME{% if needs_redis %}, closed_port{% endif %}
 from flask import Flask
 from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
 from {{ cookiecutter.package_name }} import passwords
-from {{ cookiecutter.package_name }}.extensions import db
+from {{ cookiecutter.package_name }}.extensions import db{% if needs_redis %}, limiter{% endif %}
 from {{ cookiecutter.package_name }}.models import User
 {%- if needs_redis %}
 from {{ cookiecutter.package_name }}.settings import ProductionConfig
@@ -83,6 +83,21 @@ def test_login_attempts_are_counted_in_redis(
     finally:
         client.close()
     assert counters, "no rate-limit counter in Redis"
+
+
+@pytest.fixture
+def limiter_state_restored() -> Iterator[None]:
+    """Flask-Limiter keeps "storage is dead" on its one module-level instance: reset it."""
+    yield
+    limiter._storage_dead = False
+
+
+@pytest.mark.usefixtures("user", "limiter_state_restored")
+def test_logins_work_while_the_limit_store_is_down(make_app: Callable[..., Flask]) -> None:
+    app = make_app(RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{closed_port()}/0", PROXY_HOPS=0)
+    # Counted in this process meanwhile: never a 500, never unlimited.
+    assert attempt(app, "wrong").status_code == 401
+    assert attempt(app, TEST_PASSWORD).status_code == 200
 
 
 def test_production_counts_in_the_cache_redis(monkeypatch: pytest.MonkeyPatch) -> None:
