@@ -12,6 +12,9 @@ process group is SIGKILLed three times, each at another instant:
 
 A last worker must then finish every job within 60 s of its start: every job `done`,
 every CSV row imported exactly once, and the kills visible as retried attempts.
+
+Then `make beat` with a worker: the periodic housekeeping deletes old finished jobs and
+fails a stalled one.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ ROWS_PER_IMPORT = 400
 RECOVERY_SECONDS = 60
 WORKER_READY_SECONDS = 90
 PAUSE_SEEN_SECONDS = 60
+HOUSEKEEPING_SECONDS = 60
 # What services/jobs.py logs right after a job's effect and status commit together.
 DONE_LINE = re.compile(r"\b(?:import|report) job (\d+) done \(attempt \d+\)")
 
@@ -265,3 +269,64 @@ def completions_logged(deploy: Deployment) -> dict[int, int]:
             job_id = int(match.group(1))
             counts[job_id] = counts.get(job_id, 0) + 1
     return counts
+
+
+# Runs inside the baked project: one old and one recent finished job, one stalled job.
+HOUSEKEEPING_FIXTURE_SCRIPT = textwrap.dedent(
+    f"""
+    import json, sys
+    from datetime import timedelta
+    from sqlalchemy import update
+    from {PACKAGE} import create_app
+    from {PACKAGE}.extensions import db
+    from {PACKAGE}.models import Job, JobKind, JobStatus, User, utcnow
+
+    app = create_app()
+    with app.app_context():
+        owner = User(username="housekeeping", password_hash="unused")
+        db.session.add(owner)
+        db.session.commit()
+        ids = {{}}
+        cases = (("old", "done", 30), ("recent", "done", 1), ("stalled", "running", 1))
+        for name, status, days in cases:
+            job = Job(kind=JobKind.REPORT, owner_id=owner.id, status=JobStatus(status), attempts=1)
+            db.session.add(job)
+            db.session.commit()
+            at = utcnow() - timedelta(days=days)
+            finished = at if status == "done" else None
+            db.session.execute(
+                update(Job).where(Job.id == job.id).values(updated_at=at, finished_at=finished)
+            )
+            db.session.commit()
+            ids[name] = job.id
+        json.dump(ids, sys.stdout)
+    """
+)
+
+
+def test_make_beat_runs_the_job_housekeeping(tmp_path: Path) -> None:
+    """`make beat` and a worker: old finished jobs go, a stalled job fails, recent ones stay."""
+    with deployment(tmp_path, "redis") as deploy:
+        completed = run_python(deploy.project, "-c", HOUSEKEEPING_FIXTURE_SCRIPT, env=deploy.env)
+        ids = json.loads(completed.stdout.strip().splitlines()[-1])
+        worker = start_worker(deploy, "housekeeping")
+        env = {**os.environ, **deploy.env, "JOB_HOUSEKEEPING_INTERVAL": "1s"}
+        beat = start_process(
+            ["make", "beat", f"PYTHON={sys.executable}"],
+            log_path=deploy.logs / "beat.log",
+            cwd=deploy.project,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + HOUSEKEEPING_SECONDS
+            while time.monotonic() < deadline:
+                states = job_states(deploy)
+                if ids["old"] not in states and states.get(ids["stalled"], ("",))[0] == "failed":
+                    break
+                time.sleep(0.5)
+        finally:
+            stop_process_group(beat.pid, timeout=10)
+            stop_process_group(worker.pid, timeout=15)
+    assert ids["old"] not in states, f"the old finished job is still there\n{beat.log_tail()}"
+    assert states[ids["stalled"]][0] == "failed", worker.log_tail()
+    assert states[ids["recent"]][0] == "done"
