@@ -65,7 +65,10 @@ def item_with(**fields: Any) -> bytes:
 
 
 def problems(case: HostileRequest, status: int, content_type: str, body: bytes) -> list[str]:
-    """What is wrong with the answer to `case`; an empty list means it was refused properly."""
+    """What is wrong with the answer to `case`; an empty list means it was refused properly.
+
+    A 429 counts as refused: the login's rate limit may answer before validation does.
+    """
     found: list[str] = []
     if not 400 <= status < 500:
         found.append(f"status {status}, expected a 4xx")
@@ -80,7 +83,7 @@ def problems(case: HostileRequest, status: int, content_type: str, body: bytes) 
         found.append(f"error body lacks status/message: {error!r}")
     if "fields" in error and not isinstance(error["fields"], dict):
         found.append(f"fields is not an object: {error!r}")
-    if case.field is not None and case.field not in (error.get("fields") or {}):
+    if status != 429 and case.field is not None and case.field not in (error.get("fields") or {}):
         found.append(f"error does not name the field {case.field!r}: {error!r}")
     return found
 
@@ -240,7 +243,7 @@ def query_cases() -> list[HostileRequest]:
             "%00",
             "%D9%A3",
             "",
-            "9" * 5000,
+            "9" * 1000,
         ],
         "per_page": ["0", "101", "99999999999999999999", "-5", "ten"],
     }
