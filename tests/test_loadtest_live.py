@@ -1,11 +1,12 @@
 """The baked project's load-test kit, run for real against the project's own services.
 
 Default bake (PostgreSQL, Redis cache, Celery on Redis, nginx, 2 instances), started with
-its own `make stack` and seeded; then:
+its own `make stack` (which seeds it); then:
 - `make loadtest` (20 s, 6 users) passes the shipped SLO gate with zero failures, every
   scenario route saw requests, and the CSV/HTML reports are written;
 - an impossible budget (p95 <= 0.01 ms) makes the gate fail the run and name the line;
-- `make loadtest-ci` serves the app with gunicorn directly and passes the gate.
+- `make loadtest-ci` serves the app with gunicorn directly and passes the gate;
+- a wrong password is named by the preflight, in one line, before Locust starts.
 
 Loopback only, free ports, a throwaway PostgreSQL database, a Redis database number of
 its own; every process is stopped by its process group in a finally block.
@@ -30,14 +31,12 @@ from support import (
     require_executable,
     require_service,
     run_in_project,
-    run_python,
-    stop_process_group,
     throwaway_postgres_database,
 )
+from support.stack import stack_processes, stop_stack_leftovers
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
-PACKAGE = "perf_service"
 REDIS_DB = 11  # test_live_stack uses 13 and 14
 SEED_ITEMS = 2000
 RUN_TIME = "20s"
@@ -96,11 +95,6 @@ def two_free_ports() -> int:
     raise RuntimeError("no two consecutive free ports found")
 
 
-def stack_pids(project: Path) -> list[int]:
-    """The process-group leaders `make stack` recorded."""
-    return [int(path.read_text()) for path in (project / ".stack" / "pids").glob("*.pid")]
-
-
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The default project under `make stack` (nginx in front), migrated and seeded."""
@@ -119,26 +113,22 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             "APP_INSTANCES": "2",
             "APP_BASE_PORT": str(base_port),
             "LB_PORT": str(lb_port),
-            # Locust's users all log in from this host: lift the per-address login limit.
-            "LOGIN_RATE_LIMIT": "10000 per minute",
+            # The stack seeds the items and the demo user the scenarios log in as.
+            "SEED_ITEMS": str(SEED_ITEMS),
+            # A queue of its own: no other worker on this Redis takes these tasks.
+            "CELERY_QUEUE": f"loadtest-live-{secrets.token_hex(4)}",
         }
         service = Service(project, env, f"http://127.0.0.1:{lb_port}")
+        pids: dict[str, int] = {}
         try:
             service.make("stack")
-            run_python(
-                project,
-                *("-m", "flask", "--app", f"{PACKAGE}.wsgi", "seed", "--items", str(SEED_ITEMS)),
-                env={**env, "ALLOW_DEMO_DATA": "1"},
-                timeout=120,
-            )
+            pids = stack_processes(project)
             yield service
         finally:
-            pids = stack_pids(project)
             try:
                 service.make("stack-stop", check=False)
             finally:
-                for pid in pids:
-                    stop_process_group(pid, timeout=5)
+                stop_stack_leftovers(project, pids)
                 redis.Redis.from_url(redis_url).flushdb()  # this module's own database number
 
 
@@ -202,3 +192,16 @@ def test_make_loadtest_ci_serves_the_app_itself(service: Service) -> None:
     assert code == 0, output
     assert "SLO gate: PASS" in output, output
     assert stats_by_route(latest_results(service.project))["Aggregated"]["Failure Count"] == "0"
+
+
+def test_make_loadtest_names_refused_credentials_before_locust_starts(service: Service) -> None:
+    code, output = service.make(
+        "loadtest", f"HOST={service.host}", "RUN_TIME=60s", check=False, LOADTEST_PASSWORD="wrong"
+    )
+
+    assert code == 2, output
+    said = [line for line in output.splitlines() if line and not line.startswith("make: ***")]
+    assert len(said) == 1, output
+    assert said[0].startswith(
+        "loadtest: login refused (401): the credentials of 'demo' were not accepted"
+    ), output

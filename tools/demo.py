@@ -7,7 +7,11 @@ Two modes (DEMO_MODE):
   real PostgreSQL and Redis. Chosen by `auto` when both answer on loopback.
 
 Then, when the baked project has a `loadtest` target, a short gated load run.
-Everything it started is stopped before it exits, unless DEMO_KEEP=1.
+Everything it started is stopped before it exits, and the database and Redis keys it
+created are removed, unless DEMO_KEEP=1: then it prints the command that stops it.
+
+The stack runs the project's production settings (its default); only the embedded mode
+asks for development settings, as `make dev` does.
 """
 
 from __future__ import annotations
@@ -37,12 +41,14 @@ from support import (  # noqa: E402  (the template tests' helpers, reused here)
     wait_for_http,
 )
 
-BUILD_DIR = REPO / "build" / "demo"
+BUILD_DIR = Path(os.environ.get("DEMO_BUILD_DIR") or REPO / "build" / "demo")
 PACKAGE = "perf_service"
 SEED_ITEMS = os.environ.get("DEMO_SEED_ITEMS", "1000")
-DEMO_DATABASE = "perf_service_demo"
-# A Redis database number of its own, so the demo never mixes keys with tests.
-DEMO_REDIS_URL = "redis://127.0.0.1:6379/9"
+DEMO_DATABASE = os.environ.get("DEMO_DATABASE") or "perf_service_demo"
+# A Redis database number of its own, so the demo never mixes keys with tests: removing
+# the demo's keys empties that database.
+DEMO_REDIS_URL = os.environ.get("DEMO_REDIS_URL") or "redis://127.0.0.1:6379/9"
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # Variables that would point the embedded demo at real services.
 SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CACHE_REDIS_URL", "CELERY_BROKER_URL")
 LOADTEST_SECONDS = os.environ.get("DEMO_LOADTEST_SECONDS", "20")
@@ -50,7 +56,7 @@ LOADTEST_SECONDS = os.environ.get("DEMO_LOADTEST_SECONDS", "20")
 # per-address login limit (10 a minute by default) for the demo's own servers.
 DEMO_LOGIN_RATE_LIMIT = {"LOGIN_RATE_LIMIT": "10000 per minute"}
 # A kept embedded server's process group, so the next `make demo` can stop it.
-KEPT_SERVER_PID = REPO / "build" / "demo-server.pid"
+KEPT_SERVER_PID = BUILD_DIR.parent / "demo-server.pid"
 
 
 @dataclass
@@ -64,10 +70,14 @@ class RunningDemo:
     server: ManagedProcess | None = None
 
     def stop_command(self) -> str:
-        """The command a person runs to stop a kept demo."""
+        """The command a person runs to stop a kept demo, from any directory.
+
+        The demo project has no venv of its own: the stack is stopped with the
+        interpreter that started it (the template's venv, where supervisor lives).
+        """
         if self.server is not None:
             return f"kill -TERM -{self.server.pid}"
-        return f"make -C {self.project} stack-stop"
+        return f"make -C {self.project} stack-stop PYTHON={sys.executable}"
 
     def stop(self) -> None:
         """Stop everything this demo started."""
@@ -75,6 +85,17 @@ class RunningDemo:
             self.server.stop()
         else:
             make(self.project, "stack-stop", env=self.env, check=False)
+
+    def remove_data(self) -> None:
+        """Remove the database and Redis keys this demo created."""
+        if self.mode == "stack":
+            drop_demo_database()
+            flush_demo_redis()
+            say(f"removed the database {DEMO_DATABASE} and the keys in {DEMO_REDIS_URL}")
+        else:
+            sqlite_file = self.project / "instance" / "app.db"
+            sqlite_file.unlink(missing_ok=True)
+            say(f"removed the database {sqlite_file}")
 
 
 def say(message: str) -> None:
@@ -163,13 +184,32 @@ def create_demo_database() -> str:
     """Create the demo's PostgreSQL database if missing; return its SQLAlchemy URL."""
     import psycopg
 
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (DEMO_DATABASE,)
         ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DEMO_DATABASE}"')
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{DEMO_DATABASE}"
+
+
+def drop_demo_database() -> None:
+    """Drop the demo's PostgreSQL database, even with a connection still open."""
+    import psycopg
+
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DEMO_DATABASE}" WITH (FORCE)')
+
+
+def flush_demo_redis() -> None:
+    """Empty the demo's own Redis database: its cache entries and Celery's queue keys."""
+    import redis
+
+    client = redis.Redis.from_url(DEMO_REDIS_URL)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
 
 
 def start_embedded(project: Path) -> RunningDemo:
@@ -195,27 +235,30 @@ def start_embedded(project: Path) -> RunningDemo:
 
 
 def start_stack(project: Path) -> RunningDemo:
-    """Seed PostgreSQL, then `make stack` (instances, load balancer, worker)."""
+    """`make stack` on production settings: it migrates, seeds and starts every process."""
     lb_port = preferred_port("DEMO_PORT", 8080)
     base_port = free_port()
     env = project_env(
         project,
         {
-            "APP_ENV": "development",
+            # The project's default, stated so an APP_ENV of the caller cannot change it;
+            # the secret is the one the project generator wrote into .env.
+            "APP_ENV": "production",
             **DEMO_LOGIN_RATE_LIMIT,
             "DATABASE_URL": create_demo_database(),
             "REDIS_URL": DEMO_REDIS_URL,
             "LB_PORT": str(lb_port),
             "APP_BASE_PORT": str(base_port),
+            "SEED_ITEMS": SEED_ITEMS,
         },
     )
-    make(project, "seed", f"SEED_ITEMS={SEED_ITEMS}", env=env)
     demo = RunningDemo(f"http://127.0.0.1:{lb_port}", "stack", project, env)
     try:
         make(project, "stack", env=env)
         wait_for_http(f"{demo.base_url}/healthz", timeout=60)
     except BaseException:
         demo.stop()
+        demo.remove_data()
         raise
     return demo
 
@@ -244,6 +287,9 @@ def run_short_loadtest(demo: RunningDemo) -> None:
     if not has_make_target(demo.project, "loadtest"):
         say("the baked project has no `loadtest` target yet; skipping the load run")
         return
+    if LOADTEST_SECONDS == "0":
+        say("DEMO_LOADTEST_SECONDS=0: skipping the load run")
+        return
     say(f"short gated load run ({LOADTEST_SECONDS}s) against {demo.base_url}")
     make(
         demo.project,
@@ -266,9 +312,11 @@ def main() -> int:
         run_short_loadtest(demo)
     except BaseException:
         demo.stop()
+        demo.remove_data()
         raise
     if not keep:
         demo.stop()
+        demo.remove_data()
     if keep:
         if demo.server is not None:
             KEPT_SERVER_PID.write_text(f"{demo.server.pid}\n", encoding="utf-8")
