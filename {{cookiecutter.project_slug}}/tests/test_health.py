@@ -17,8 +17,14 @@ import pytest
 {% if conftest_helpers %}from conftest import {{ conftest_helpers | sort | join(', ') }}
 {% endif %}from flask import Flask
 from flask.testing import FlaskClient
+{%- if cookiecutter.cache_backend == 'redis' or cookiecutter.example_api == 'yes' %}
+{# a blank line before the project's own imports #}
+{%- endif %}
+{%- if cookiecutter.example_api == 'yes' %}
+from {{ cookiecutter.package_name }} import create_app
+from {{ cookiecutter.package_name }}.extensions import db
+{%- endif %}
 {%- if cookiecutter.cache_backend == 'redis' %}
-
 from {{ cookiecutter.package_name }}.settings import REDIS_CACHE_TYPE
 {%- endif %}
 
@@ -109,14 +115,26 @@ def test_readyz_is_unavailable_before_migrations(
     assert "items" in body["checks"]["schema"]
 
 
+@pytest.mark.parametrize("environment", ["development", "production"])
 def test_api_errors_are_json_before_migrations(
-    make_app: Callable[..., Flask], empty_database_url: str
+    empty_database_url: str, environment: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # As in production: the exception becomes a response, not a test-client traceback.
-    app = make_app(SQLALCHEMY_DATABASE_URI=empty_database_url, PROPAGATE_EXCEPTIONS=False)
+    # The settings a server would load (not the test suite's, which re-raise errors).
+    monkeypatch.setenv("APP_ENV", environment)
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    monkeypatch.setenv("SECRET_KEY", "x" * 48)
+{%- if cookiecutter.cache_backend == 'redis' or (cookiecutter.use_celery == 'yes' and cookiecutter.celery_broker == 'redis') %}
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{closed_port()}/0")
+{%- endif %}
+{%- if cookiecutter.use_celery == 'yes' and cookiecutter.celery_broker == 'rabbitmq' %}
+    monkeypatch.setenv("CELERY_BROKER_URL", f"amqp://guest:guest@127.0.0.1:{closed_port()}//")
+{%- endif %}
+    app = create_app()
     response = app.test_client().get("/api/items")
+    with app.app_context():
+        db.engine.dispose()
     assert response.status_code >= 500
-    assert response.is_json
+    assert response.is_json, response.get_data(as_text=True)[:200]
     assert response.get_json()["error"]["status"] == response.status_code
 {%- endif %}
 {%- if cookiecutter.cache_backend == 'redis' %}

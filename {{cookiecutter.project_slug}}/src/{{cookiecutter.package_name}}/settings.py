@@ -466,6 +466,10 @@ class DevelopmentConfig(Config):
 
     ENV_NAME = "development"
     DEBUG = True
+    # Debug mode would re-raise unhandled exceptions to the server: gunicorn then answers
+    # its own HTML page, `flask run` its debugger page, and an API client gets HTML. The
+    # JSON error handler answers instead; the traceback still goes to the console log.
+    PROPAGATE_EXCEPTIONS = False
 
 
 class TestingConfig(Config):
