@@ -214,7 +214,7 @@ def special_number_cases() -> list[HostileRequest]:
 
 
 def required_field_cases() -> list[HostileRequest]:
-    """Bodies missing what the endpoint needs."""
+    """Bodies missing what the endpoint needs, or sending null for a value it needs."""
     return [
         HostileRequest(f"POST {ITEMS} empty object", "POST", ITEMS, b"{}", auth=True, field="name"),
         HostileRequest(
@@ -224,6 +224,17 @@ def required_field_cases() -> list[HostileRequest]:
             f"PUT {ITEM} no name", "PUT", ITEM, encode({"price": 1}), auth=True, field="name"
         ),
         HostileRequest(f"PATCH {ITEM} empty object", "PATCH", ITEM, b"{}", auth=True, field="body"),
+        *(
+            HostileRequest(
+                f"PATCH {ITEM} null {name}",
+                "PATCH",
+                ITEM,
+                encode({name: None}),
+                auth=True,
+                field=name,
+            )
+            for name in ("name", "price", "quantity")
+        ),
     ]
 
 

@@ -20,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ValidationError
 from spectree import Response as Responses
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.models import SecureType
 from spectree.plugins.flask_plugin import FlaskPlugin
 
 from {{ cookiecutter.package_name }}.api.schemas import ErrorBody
@@ -27,7 +28,7 @@ from {{ cookiecutter.package_name }}.errors import ApiError
 
 Model = TypeVar("Model", bound=BaseModel)
 View = TypeVar("View", bound=Callable[..., Any])
-BEARER = {"bearerAuth": []}
+BEARER: dict[str, list[str]] = {"bearerAuth": []}
 PYDANTIC_MESSAGES = {"missing": "is required", "extra_forbidden": "unknown field"}
 
 
@@ -94,7 +95,9 @@ api_spec = SpecTree(
     before=raise_validation_error,
     validation_error_model=ErrorBody,
     security_schemes=[
-        SecurityScheme(name="bearerAuth", data=SecuritySchemeData(type="http", scheme="bearer"))
+        SecurityScheme(
+            name="bearerAuth", data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer")
+        )
     ],
 )
 

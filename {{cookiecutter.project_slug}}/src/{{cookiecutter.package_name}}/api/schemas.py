@@ -70,10 +70,10 @@ def text_rule(max_length: int) -> Any:
     )
 
 
-Name = Annotated[str, *rule(domain.parse_name, domain.NAME_SCHEMA)]
-Description = Annotated[str, *rule(domain.parse_description, domain.DESCRIPTION_SCHEMA)]
-Price = Annotated[Decimal, *rule(domain.parse_price, domain.PRICE_SCHEMA)]
-Quantity = Annotated[int, *rule(domain.parse_quantity, domain.QUANTITY_SCHEMA)]
+NAME_RULE = rule(domain.parse_name, domain.NAME_SCHEMA)
+DESCRIPTION_RULE = rule(domain.parse_description, domain.DESCRIPTION_SCHEMA)
+PRICE_RULE = rule(domain.parse_price, domain.PRICE_SCHEMA)
+QUANTITY_RULE = rule(domain.parse_quantity, domain.QUANTITY_SCHEMA)
 
 
 class StrictBody(BaseModel):
@@ -85,10 +85,10 @@ class StrictBody(BaseModel):
 class ItemIn(StrictBody):
     """A new item (POST) or a full replacement (PUT): optional fields reset to defaults."""
 
-    name: Name
-    description: Description = ""
-    price: Price
-    quantity: Quantity = 0
+    name: Annotated[str, *NAME_RULE]
+    description: Annotated[str, *DESCRIPTION_RULE] = ""
+    price: Annotated[Decimal, *PRICE_RULE]
+    quantity: Annotated[int, *QUANTITY_RULE] = 0
 
 
 def no_default(schema: dict[str, Any]) -> None:
@@ -96,15 +96,23 @@ def no_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
+def not_sent() -> Any:
+    """Default of a PATCH field: None stands for "not sent", never for a null the client sent
+
+    (the field's rule refuses that), and the document shows no default.
+    """
+    return Field(default=None, json_schema_extra=no_default)
+
+
 class ItemPatch(StrictBody):
     """Some fields of an item (PATCH); at least one must be given."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    name: Name = Field(default=None, json_schema_extra=no_default)
-    description: Description = Field(default=None, json_schema_extra=no_default)
-    price: Price = Field(default=None, json_schema_extra=no_default)
-    quantity: Quantity = Field(default=None, json_schema_extra=no_default)
+    name: Annotated[str | None, *NAME_RULE] = not_sent()
+    description: Annotated[str | None, *DESCRIPTION_RULE] = not_sent()
+    price: Annotated[Decimal | None, *PRICE_RULE] = not_sent()
+    quantity: Annotated[int | None, *QUANTITY_RULE] = not_sent()
 
     @model_validator(mode="after")
     def some_field_given(self) -> ItemPatch:
