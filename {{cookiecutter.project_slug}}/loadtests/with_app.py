@@ -4,6 +4,11 @@
 /readyz answers, run the gated load test, and stop every process it started, even when
 the test fails. Output of the servers goes to loadtests/results/<name>.log.
 
+The app runs production settings, read through settings.py (`.env` included) like every
+entry point; this script fills in only what a throwaway run needs and CI does not set: a
+random SECRET_KEY for this run{% if cookiecutter.database == 'sqlite' %}, a SQLite file under loadtests/results/{% endif %}{% if cookiecutter.cache_backend == 'redis' %}, and caching off when
+no Redis is configured (a per-process cache behind several workers serves stale data){% endif %}.
+
     python loadtests/with_app.py --port 8000 -- make loadtest HOST=http://127.0.0.1:8000
 """
 
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -18,6 +24,14 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from {{ cookiecutter.package_name }}.settings import (
+    Config,
+    ConfigError,
+    env_str,
+    load_config,
+    read_env_file,
+)
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -69,16 +83,9 @@ def gunicorn_command() -> list[str]:
 {%- if cookiecutter.use_celery == 'yes' %}
 
 
-def needs_worker(env: dict[str, str]) -> bool:
+def needs_worker(config: Config) -> bool:
     """A Celery worker is needed when tasks go through a broker rather than run inline."""
-    eager = env.get("CELERY_TASK_ALWAYS_EAGER", "").strip().lower() in {"1", "true", "yes", "on"}
-{%- if cookiecutter.celery_broker == 'redis' %}
-    # As in settings.py: without CELERY_BROKER_URL the broker is the REDIS_URL server.
-    broker = env.get("CELERY_BROKER_URL") or env.get("REDIS_URL")
-{%- else %}
-    broker = env.get("CELERY_BROKER_URL")
-{%- endif %}
-    return bool(broker) and not eager
+    return bool(config.CELERY_BROKER_URL) and not config.CELERY_TASK_ALWAYS_EAGER
 
 
 def worker_command() -> list[str]:
@@ -124,18 +131,47 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def settings_for_this_run() -> Config:
+    """Production settings from the environment and `.env`, completed for a throwaway run.
+
+    Sets only what is unset, in os.environ, so every process started here sees the same
+    values; a setting that is still wrong raises ConfigError naming it.
+    """
+    read_env_file()  # .env into os.environ; real variables win
+    if not env_str("SECRET_KEY"):
+        # Signs the tokens of this run only; CI has no .env and needs no lasting secret.
+        os.environ["SECRET_KEY"] = secrets.token_urlsafe(48)
+{%- if cookiecutter.database == 'sqlite' %}
+    if not env_str("DATABASE_URL"):
+        # An absolute path, so the migration, the seed and every worker open one file.
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        os.environ["DATABASE_URL"] = f"sqlite:///{LOG_DIR / 'loadtest.db'}"
+{%- endif %}
+{%- if cookiecutter.cache_backend == 'redis' %}
+    if not (env_str("CACHE_REDIS_URL") or env_str("REDIS_URL")):
+        # Without Redis, caching off (NullCache) rather than a cache per worker process.
+        os.environ["CACHE_ENABLED"] = "0"
+        print("with_app: no REDIS_URL: response caching is off for this run", file=sys.stderr)
+{%- endif %}
+{%- if cookiecutter.example_api == 'yes' %}
+    # Every simulated user logs in from this host; the per-address login limit (meant for
+    # password guessers) would turn the run into a test of the limiter.
+    os.environ.setdefault("LOGIN_RATE_LIMIT", "10000 per minute")
+{%- endif %}
+    config = load_config()
+    config.validate()
+    return config
+
+
 {% if cookiecutter.example_api == 'yes' -%}
 def run_against_app(port: int, seed_items: int, command: list[str]) -> int:
 {%- else -%}
 def run_against_app(port: int, command: list[str]) -> int:
 {%- endif %}
     """Serve the app on 127.0.0.1:port while `command` runs; return the command's exit code."""
-    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}"}
-{%- if cookiecutter.example_api == 'yes' %}
-    # Every simulated user logs in from this host; the per-address login limit (meant for
-    # password guessers) would turn the run into a test of the limiter.
-    env.setdefault("LOGIN_RATE_LIMIT", "10000 per minute")
-{%- endif %}
+    os.environ["GUNICORN_BIND"] = f"127.0.0.1:{port}"
+    {% if cookiecutter.use_celery == 'yes' %}config = {% endif %}settings_for_this_run()
+    env = dict(os.environ)
 {%- if cookiecutter.example_api == 'yes' %}
     prepare_database(seed_items)
 {%- else %}
@@ -144,7 +180,7 @@ def run_against_app(port: int, command: list[str]) -> int:
     servers = [start("app", gunicorn_command(), env)]
     try:
 {%- if cookiecutter.use_celery == 'yes' %}
-        if needs_worker(env):
+        if needs_worker(config):
             servers.append(start("worker", worker_command(), env))
 {%- endif %}
         wait_ready(f"http://127.0.0.1:{port}/readyz", servers[0], READY_TIMEOUT_SECONDS)
@@ -166,12 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the command to run after --")
+    os.chdir(PROJECT_DIR)  # where .env is, wherever the script is called from
     try:
 {%- if cookiecutter.example_api == 'yes' %}
         return run_against_app(args.port, args.seed_items, command)
 {%- else %}
         return run_against_app(args.port, command)
 {%- endif %}
+    except ConfigError as exc:
+        print(f"with_app: configuration error: {exc}", file=sys.stderr)
+        return 1
     except (RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"with_app: {exc} (server output: {LOG_DIR}/)", file=sys.stderr)
         return 1
