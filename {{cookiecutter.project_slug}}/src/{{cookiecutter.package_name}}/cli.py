@@ -7,10 +7,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import click
+from environs import ValidationError
 from environs.fields import TimeDelta
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from marshmallow import ValidationError
 from sqlalchemy import func, insert, select
 
 from {{ cookiecutter.package_name }}.extensions import db
