@@ -324,6 +324,8 @@ def test_second_identical_get_is_a_cache_hit(nginx_stack: Stack) -> None:
     assert first.headers.get("x-cache") == "MISS"
     # The cache is Redis, shared: a hit even when the other instance answers.
     assert second.headers.get("x-cache") == "HIT", second.headers
+    # The local stack shows where the time went (production settings would not).
+    assert 'desc="hit"' in second.headers.get("server-timing", ""), second.headers
 
 
 def test_every_get_after_a_patch_sees_the_new_value(nginx_stack: Stack) -> None:

@@ -568,6 +568,9 @@ def prepare_environment(settings: StackSettings) -> list[tuple[str, str]]:
     """Settle every setting the processes inherit; return what to tell the user."""
     # Local machines are small; WEB_CONCURRENCY in .env or the environment wins.
     os.environ.setdefault("WEB_CONCURRENCY", DEFAULT_WEB_CONCURRENCY)
+    # A local stack is for tuning: show database and cache time per response, which
+    # production settings keep to themselves.
+    os.environ.setdefault("SERVER_TIMING_ENABLED", "1")
 {%- if cookiecutter.example_api == 'yes' %}
     # `make loadtest` logs every simulated user in from this one address: the per-address
     # login limit, meant for password guessers, would measure the limiter instead.
