@@ -14,6 +14,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,13 @@ import psycopg
 import pytest
 import redis
 
-from support import TEMPLATE_DIR, free_port, require_executable, require_service
+from support import (
+    TEMPLATE_DIR,
+    free_port,
+    require_executable,
+    require_service,
+    stop_process_group,
+)
 from support.stack import processes_running_from, stop_stack_leftovers
 
 pytestmark = pytest.mark.live
@@ -51,8 +58,8 @@ class DemoRun:
             DEMO_REDIS_URL=REDIS_URL,
             DEMO_SEED_ITEMS="200",
             DEMO_LOADTEST_SECONDS="0",
-            **extra,
         )
+        env.update(extra)
         return env
 
     @property
@@ -129,6 +136,30 @@ def test_the_stop_command_a_kept_demo_prints_works_from_anywhere(demo_run: DemoR
     assert "stack: stopped nginx" in stopped.stdout
     assert not answers(demo_run.port)
     assert not processes_running_from(demo_run.project)
+
+
+def test_the_stop_command_of_a_kept_embedded_demo_works(tmp_path: Path) -> None:
+    run = DemoRun(tmp_path / "build" / "demo", "unused", free_port())
+    try:
+        output = run.run(DEMO_KEEP="1", DEMO_MODE="embedded")
+        match = STOP_LINE.search(output)
+        assert match, output[-3000:]
+        assert answers(run.port), output[-3000:]
+
+        stopped = subprocess.run(
+            match["command"], shell=True, cwd="/", capture_output=True, text=True, check=False
+        )
+
+        assert stopped.returncode == 0, stopped.stderr
+        deadline = time.monotonic() + 30
+        while answers(run.port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not answers(run.port)
+    finally:
+        # The demo records a kept server's process group next to its build folder.
+        pid_file = run.build_dir.parent / "demo-server.pid"
+        if pid_file.exists():
+            stop_process_group(int(pid_file.read_text().strip()), timeout=5)
 
 
 def test_a_demo_without_keep_removes_its_database_and_keys(demo_run: DemoRun) -> None:

@@ -239,11 +239,15 @@ class Config:
         # None means "SQLite in the instance folder"; the factory fills in the path.
         self.SQLALCHEMY_DATABASE_URI = env_str("DATABASE_URL", self.default_database_url())
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+{%- if needs_redis %}
         self.REDIS_URL = env_str("REDIS_URL")
+{%- endif %}
         # Uploads above this size are refused with 413 before the body is read.
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+{%- if cookiecutter.example_api == 'yes' %}
         # Bearer tokens are signed, not stored: this is how long one stays valid.
         self.AUTH_TOKEN_MAX_AGE = env_int("AUTH_TOKEN_MAX_AGE", 3600)
+{%- endif %}
         # Readiness checks give up after this long so /readyz never hangs a probe.
         self.READINESS_TIMEOUT_SECONDS = env_float("READINESS_TIMEOUT_SECONDS", 2.0)
 {%- if cookiecutter.example_api == 'yes' %}
@@ -370,9 +374,11 @@ class Config:
         self.CACHE_DEFAULT_TIMEOUT = env_int("CACHE_DEFAULT_TIMEOUT", 300)
         # One Redis can serve several projects and environments: keys never collide.
         self.CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "{{ cookiecutter.project_slug }}:")
+{%- if cookiecutter.example_api == 'yes' %}
         # Short list TTL: pages shift on every insert; details change less often.
         self.ITEMS_LIST_CACHE_SECONDS = env_int("ITEMS_LIST_CACHE_SECONDS", 30)
         self.ITEM_DETAIL_CACHE_SECONDS = env_int("ITEM_DETAIL_CACHE_SECONDS", 60)
+{%- endif %}
 
     def init_compression_settings(self) -> None:
         """Flask-Compress: {% if cookiecutter.compression == 'br+gzip' %}brotli for clients that accept it, else gzip{% else %}gzip{% endif %}."""
