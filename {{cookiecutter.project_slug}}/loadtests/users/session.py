@@ -53,10 +53,16 @@ class AuthenticatedUser(FastHttpUser):
             "/api/auth/login", json=credentials, name="/api/auth/login", catch_response=True
         ) as response:
             body = response.json() if response.status_code == 200 else {}
-            if not body.get("access_token"):
+            if response.status_code == 0:
+                # Locust's status 0: no HTTP answer at all, so the credentials are not at fault.
+                response.failure(f"login failed, the connection did: {response.error}")
+            elif response.status_code in {401, 403}:
                 response.failure(
-                    f"login refused ({response.status_code}); did you run `make seed`?"
+                    f"login refused ({response.status_code}): credentials not accepted; "
+                    "`make seed` creates the demo user"
                 )
+            elif not body.get("access_token"):
+                response.failure(f"login failed on the service's side ({response.status_code})")
         if not body.get("access_token"):
             raise StopUser()
         self.access_token = body["access_token"]
