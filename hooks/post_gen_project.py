@@ -64,6 +64,17 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_celery_tasks.py",
         "tests/test_celery_worker.py",
         "tests/test_cache_*.py",
+        # The server-rendered pages show the example's items and log its users in.
+        "src/{package}/web",
+        "tests/test_web_*.py",
+        "loadtests/users/web_browser.py",
+    ),
+    # Server-rendered pages, their tests and the load kit's browser user (the pages
+    # show the example API's items and users: they go with it too, see above).
+    ("web_pages", "no"): (
+        "src/{package}/web",
+        "tests/test_web_*.py",
+        "loadtests/users/web_browser.py",
     ),
     # Cache tests of the backend not chosen.
     ("cache_backend", "redis"): ("tests/test_cache_disabled.py",),
@@ -72,6 +83,9 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         # The Redis cache backend that stores bytes and JSON instead of pickles.
         "src/{package}/perf/redis_cache.py",
         "tests/test_redis_cache.py",
+        # Sessions stay in Flask's signed cookies without Redis.
+        "src/{package}/web/sessions.py",
+        "tests/test_web_sessions_redis.py",
     ),
     # psycopg's gevent fix exists only where both gevent and PostgreSQL are chosen.
     ("gunicorn_worker_class", "gthread"): ("src/{package}/perf/gevent_psycopg.py",),

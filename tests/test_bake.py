@@ -60,6 +60,7 @@ SUPPORTED_COMBINATIONS: dict[str, dict[str, str]] = {
     "ci-gitlab": {"ci": "gitlab"},
     "ci-none": {"ci": "none"},
     "no-example-api": {"example_api": "no"},
+    "no-web-pages": {"web_pages": "no"},
     # The embedded-defaults choices, alone, because most users start there.
     "sqlite": {"database": "sqlite"},
     "no-cache": {"cache_backend": "none"},
@@ -103,6 +104,16 @@ PRESENT_WHEN: dict[tuple[tuple[str, str], ...], tuple[str, ...]] = {
         "src/{package}/api/items.py",
         "src/{package}/passwords.py",
     ),
+    (("example_api", "yes"), ("web_pages", "yes")): (
+        "src/{package}/web/views.py",
+        "src/{package}/web/static/site.css",
+        "tests/test_web_pages.py",
+        "loadtests/users/web_browser.py",
+    ),
+    (("example_api", "yes"), ("web_pages", "yes"), ("cache_backend", "redis")): (
+        "src/{package}/web/sessions.py",
+        "tests/test_web_sessions_redis.py",
+    ),
     (("cache_backend", "redis"),): ("src/{package}/perf/redis_cache.py",),
     (("load_balancer", "nginx"),): ("deploy/nginx/{slug}.conf",),
     (("load_balancer", "haproxy"),): ("deploy/haproxy/{slug}.cfg",),
@@ -124,8 +135,14 @@ ABSENT_WHEN: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/domain.py",
         "src/{package}/passwords.py",
         "tests/test_login_security.py",
+        "src/{package}/web",
     ),
-    ("cache_backend", "none"): ("src/{package}/perf/redis_cache.py", "tests/test_redis_cache.py"),
+    ("web_pages", "no"): ("src/{package}/web", "tests/test_web_pages.py"),
+    ("cache_backend", "none"): (
+        "src/{package}/perf/redis_cache.py",
+        "tests/test_redis_cache.py",
+        "src/{package}/web/sessions.py",
+    ),
     ("load_balancer", "nginx"): ("deploy/haproxy",),
     ("load_balancer", "haproxy"): ("deploy/nginx",),
     ("load_balancer", "none"): ("deploy/nginx", "deploy/haproxy"),
@@ -159,6 +176,11 @@ def unwanted_dependencies(answers: dict[str, str]) -> set[str]:
     if answers["example_api"] == "no":
         # The login's rate limit and password hashes serve the example API's users.
         unwanted.update({"flask-limiter", "argon2-cffi"})
+    if answers["example_api"] == "no" or answers["web_pages"] == "no":
+        unwanted.update({"flask-wtf", "flask-session"})
+    if answers["cache_backend"] == "none":
+        # Without Redis, sessions stay in signed cookies.
+        unwanted.add("flask-session")
     return unwanted
 
 
@@ -208,9 +230,13 @@ def leftover_jinja(project: Path) -> Iterator[str]:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             continue
+        # The app's own page templates are Jinja on purpose; a cookiecutter variable
+        # left in them is still a leftover.
+        page_template = "templates" in relative.parts and relative.suffix == ".html"
         for number, line in enumerate(text.splitlines(), start=1):
             code = _ACTIONS_EXPRESSION.sub("", line)
-            if _JINJA_MARKERS.search(code) or _COOKIECUTTER_VARIABLE.search(code):
+            marker = not page_template and _JINJA_MARKERS.search(code)
+            if marker or _COOKIECUTTER_VARIABLE.search(code):
                 yield f"{relative}:{number}: {line.strip()}"
 
 

@@ -20,6 +20,9 @@ from loadtests.users.health import HealthProbeUser
 {%- if cookiecutter.use_celery == 'yes' and cookiecutter.example_api == 'yes' %}
 from loadtests.users.reports import ReportUser
 {%- endif %}
+{%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
+from loadtests.users.web_browser import WebBrowserUser
+{%- endif %}
 {%- if cookiecutter.example_api == 'no' %}
 
 # Your routes go here: write a user class per traffic pattern in loadtests/users/ (see
@@ -35,6 +38,9 @@ __all__ = [
     "HealthProbeUser",
 {%- if cookiecutter.use_celery == 'yes' and cookiecutter.example_api == 'yes' %}
     "ReportUser",
+{%- endif %}
+{%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
+    "WebBrowserUser",
 {%- endif %}
     "LoadShape",
 ]

@@ -576,6 +576,11 @@ def prepare_environment(settings: StackSettings) -> list[tuple[str, str]]:
     # login limit, meant for password guessers, would measure the limiter instead.
     os.environ.setdefault("LOGIN_RATE_LIMIT", LOCAL_LOGIN_RATE_LIMIT)
 {%- endif %}
+{%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
+    # The stack serves plain http on loopback: a https-only session cookie would never
+    # come back, and no page login would last beyond its own response.
+    os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
+{%- endif %}
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(PROJECT_DIR / "src"), os.environ.get("PYTHONPATH", "")])
     )

@@ -23,6 +23,9 @@ from {{ cookiecutter.package_name }}.health import health_bp
 from {{ cookiecutter.package_name }}.perf import register_perf_tools
 from {{ cookiecutter.package_name }}.security import register_security
 from {{ cookiecutter.package_name }}.settings import Config, as_config, settings_of
+{%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
+from {{ cookiecutter.package_name }}.web import register_web
+{%- endif %}
 
 __all__ = ["create_app"]
 
@@ -32,12 +35,20 @@ def create_app(config: str | Config | type[Config] | None = None) -> Flask:
 
     Without an argument the configuration is chosen by APP_ENV.
     """
+{%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
+    # No app-wide /static route: the pages' blueprint (web/) serves its own static files.
+    app = Flask(__name__, static_folder=None)
+{%- else %}
     app = Flask(__name__)
+{%- endif %}
     load_settings(app, config)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_security(app)
+{%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
+    register_web(app)
+{%- endif %}
 {%- if cookiecutter.example_api == 'yes' %}
     register_cli(app)
 {%- endif %}

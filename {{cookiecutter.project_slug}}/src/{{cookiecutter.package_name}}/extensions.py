@@ -8,6 +8,9 @@ from flask_limiter.util import get_remote_address
 {%- endif %}
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+{%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
+from flask_wtf.csrf import CSRFProtect
+{%- endif %}
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -38,4 +41,8 @@ compress = Compress()
 # instance shares one count, which no in-process counter of ours could do. The address
 # is request.remote_addr, which ProxyFix (security.py) sets from the balancer's header.
 limiter = Limiter(key_func=get_remote_address)
+{%- endif %}
+{%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
+# Flask-WTF's CSRF tokens for the HTML forms; web/ checks them on its own pages only.
+csrf = CSRFProtect()
 {%- endif %}

@@ -260,6 +260,9 @@ class Config:
 {%- endif %}
         self.init_performance_settings()
         self.init_security_settings()
+{%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
+        self.init_web_settings()
+{%- endif %}
 
 {%- if cookiecutter.example_api == 'yes' %}
 
@@ -318,6 +321,36 @@ class Config:
         self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.25, "socket_timeout": 0.25}
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 {%- endif %}
+{%- endif %}
+
+{%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
+
+    def init_web_settings(self) -> None:
+        """Browser sessions, their cookie, the pages' CSRF tokens and page cache (web/)."""
+{%- if cookiecutter.cache_backend == 'redis' %}
+        # Sessions in Redis, so any instance serves any user and a logout ends the session
+        # everywhere; unset (development) keeps Flask's signed cookies. The cache's Redis
+        # by default: its LRU policy may evict the least recently seen sessions under
+        # memory pressure, so point this at a noeviction Redis where that matters.
+        self.SESSION_REDIS_URL = env_str("SESSION_REDIS_URL", self.CACHE_REDIS_URL)
+        # One Redis may hold several projects' sessions: their keys never mix.
+        self.SESSION_KEY_PREFIX = "{{ cookiecutter.project_slug }}:session:"
+{%- endif %}
+        # How long a login lasts without a visit (each visit renews it): a working day.
+        self.PERMANENT_SESSION_LIFETIME = env_duration("SESSION_LIFETIME", timedelta(hours=12))
+        # Scripts cannot read the cookie, other sites' links may carry it but their forms
+        # and frames may not (Lax), and outside development and tests only https does.
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env_bool(
+            "SESSION_COOKIE_SECURE", not (self.DEBUG or self.TESTING)
+        )
+        # Flask-WTF checks tokens where web/ asks (its pages), never on the token-based API.
+        self.WTF_CSRF_CHECK_DEFAULT = False
+        # A token lasts as long as its session: a form left open for an hour still posts.
+        self.WTF_CSRF_TIME_LIMIT = None
+        # Anonymous catalogue pages in the shared cache; an item write drops them sooner.
+        self.CATALOGUE_CACHE_SECONDS = env_int("CATALOGUE_CACHE_SECONDS", 30)
 {%- endif %}
 
     def default_secret_key(self) -> str | None:

@@ -9,15 +9,14 @@ from typing import Any, cast
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
 
 from {{ cookiecutter.package_name }}.api.openapi import contract, request_body
 from {{ cookiecutter.package_name }}.api.schemas import LoginIn, TokenOut
 from {{ cookiecutter.package_name }}.api.validation import json_body_required
 from {{ cookiecutter.package_name }}.errors import ApiError
-from {{ cookiecutter.package_name }}.extensions import db, limiter
+from {{ cookiecutter.package_name }}.extensions import limiter
 from {{ cookiecutter.package_name }}.models import User
-from {{ cookiecutter.package_name }}.passwords import spend_one_verification
+from {{ cookiecutter.package_name }}.services.accounts import authenticate
 
 auth_bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -84,16 +83,9 @@ def login_rate_limit() -> str:
 def login() -> ResponseReturnValue:
     """Exchange a username and password for an access token."""
     credentials = request_body(LoginIn)
-    user = db.session.scalar(select(User).where(User.username == credentials.username))
+    user = authenticate(credentials.username, credentials.password)
     if user is None:
-        spend_one_verification(credentials.password)
         raise unauthorized("Invalid username or password")
-    if not user.check_password(credentials.password):
-        raise unauthorized("Invalid username or password")
-    if user.password_needs_rehash():
-        # The password is known right now, and only now: upgrade an older hash in place.
-        user.set_password(credentials.password)
-        db.session.commit()
     return jsonify(
         access_token=issue_token(user),
         token_type="Bearer",

@@ -32,7 +32,17 @@ def detail_key(item_id: int) -> str:
 
 def cached_list_page(page: int, per_page: int) -> bytes | None:
     """The cached body of this page, if it was stored under the current generation."""
-    found = guarded_cache_call("get_many", LIST_GENERATION_KEY, list_key(page, per_page))
+    return cached_under_generation(list_key(page, per_page))
+
+
+def store_list_page(page: int, per_page: int, body: bytes, timeout: int) -> None:
+    """Cache a page body under the current generation (created on first use)."""
+    store_under_generation(list_key(page, per_page), body, timeout)
+
+
+def cached_under_generation(key: str) -> bytes | None:
+    """A body that lists items (an API page, an HTML page), if no item changed since."""
+    found = guarded_cache_call("get_many", LIST_GENERATION_KEY, key)
     generation, entry = found if found else (None, None)
     if not isinstance(generation, str) or not isinstance(entry, bytes):
         return None
@@ -40,13 +50,13 @@ def cached_list_page(page: int, per_page: int) -> bytes | None:
     return body if stored_generation == generation.encode() else None
 
 
-def store_list_page(page: int, per_page: int, body: bytes, timeout: int) -> None:
-    """Cache a page body under the current generation (created on first use)."""
+def store_under_generation(key: str, body: bytes, timeout: int) -> None:
+    """Cache a body that lists items; the next item write makes it stale."""
     guarded_cache_call("add", LIST_GENERATION_KEY, new_generation(), timeout=0)
     generation = guarded_cache_call("get", LIST_GENERATION_KEY)
     if isinstance(generation, str):
         entry = generation.encode() + GENERATION_SEPARATOR + body
-        guarded_cache_call("set", list_key(page, per_page), entry, timeout=timeout)
+        guarded_cache_call("set", key, entry, timeout=timeout)
 
 
 def cached_detail(item_id: int) -> bytes | None:

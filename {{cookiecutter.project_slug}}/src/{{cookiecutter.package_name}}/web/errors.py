@@ -1,0 +1,25 @@
+"""The answer to a form posted without its CSRF token, or with a wrong or expired one."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+
+from {{ cookiecutter.package_name }}.errors import error_response, wants_json
+
+CSRF_MESSAGE = (
+    "The form's security token is missing, wrong or expired; reload the page and send it again."
+)
+
+
+def refuse_bad_csrf_token(error: CSRFError) -> ResponseReturnValue:
+    """400: a page saying what to do for browsers, the API's error shape for JSON clients.
+
+    Flask-WTF's own reason (missing, wrong, expired, referrer) goes to the log only, so the
+    page tells an attacker nothing about what the check looks at.
+    """
+    current_app.logger.info("Form refused: %s", error.description)
+    if wants_json():
+        return error_response(400, CSRF_MESSAGE)
+    return render_template("web/error.html", title="Form expired", message=CSRF_MESSAGE), 400
