@@ -313,6 +313,9 @@ def render_lb_config(settings: StackSettings) -> Path:
         "RUN_DIR": str(settings.run_dir),
         "LOG_DIR": str(settings.log_dir),
         "UPSTREAM_SERVERS": upstream_servers(settings),
+{%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
+        "STATIC_DIR": str(PROJECT_DIR / "src" / "{{ cookiecutter.package_name }}" / "web" / "static"),
+{%- endif %}
     }
     template = PROJECT_DIR / "deploy" / "nginx" / "local.conf.template"
     return render_template(template, values, settings.run_dir / "nginx.conf")
