@@ -175,6 +175,8 @@ def render_loopback(
         "UPSTREAM_SERVERS": upstream_lines(balancer, ports),
         "RUN_DIR": str(run_dir),
         "LOG_DIR": str(run_dir),
+        # The pages' static files (with web pages), served by nginx from the project.
+        "STATIC_DIR": str(project / "src" / PACKAGE / "web" / "static"),
     }
     return re.sub(r"@([A-Z_]+)@", lambda match: values[match.group(1)], text)
 

@@ -391,20 +391,23 @@ def balancer_files(project: Path, balancer: str, tmp_path: Path) -> dict[str, st
     return {kind: re.sub(r"(?m)#.*$", "", text) for kind, text in texts.items()}
 
 
-def login_route(project: Path) -> str:
-    """The app's login route, read from the app itself."""
+def login_routes(project: Path) -> set[str]:
+    """The app's login routes (the API's, the pages' form), read from the app itself."""
     code = (
         "from perf_service import create_app\n"
         "rules = create_app().url_map.iter_rules()\n"
         "print(*[rule.rule for rule in rules if rule.endpoint.endswith('login')])\n"
     )
     result = run_python(project, "-c", code, env={"APP_ENV": "testing", "ENV_FILE": "/dev/null"})
-    return result.stdout.split()[-1]
+    routes = set(result.stdout.splitlines()[-1].split())
+    assert "/api/auth/login" in routes, routes
+    return routes
 
 
 def test_nginx_files_answer_their_errors_as_json(bakes, tmp_path: Path) -> None:
-    project = bakes(load_balancer="nginx", use_docker="yes")
-    login = login_route(project)
+    project = bakes(load_balancer="nginx", use_docker="yes", web_pages="yes")
+    logins = login_routes(project)
+    assert len(logins) == 2, f"the API's and the pages' login: {logins}"
     for kind, text in balancer_files(project, "nginx", tmp_path).items():
         error_pages = {
             int(code)
@@ -424,9 +427,13 @@ def test_nginx_files_answer_their_errors_as_json(bakes, tmp_path: Path) -> None:
         assert "proxy_set_header X-Forwarded-For $remote_addr;" in text, kind
         assert "proxy_set_header X-Real-IP $remote_addr;" in text, kind
         assert "proxy_set_header X-Request-ID $request_id;" in text, kind
-        login_location = text[text.index(f"location = {login} {{") :]
-        login_location = login_location[: login_location.index("}")]
-        assert "limit_req zone=" in login_location and "limit_req_status 429;" in login_location
+        for login in logins:
+            login_location = text[text.index(f"location = {login} {{") :]
+            login_location = login_location[: login_location.index("}")]
+            assert "limit_req zone=" in login_location, f"{kind}: {login} is not limited"
+            assert "limit_req_status 429;" in login_location, f"{kind}: {login}"
+        # Only POSTs count as attempts (the login page itself loads freely).
+        assert re.search(r"map \$request_method \$\w+ \{\s+POST \$\w+;\s+default \"\";", text)
         assert re.search(r"add_header Retry-After \$\w+ always;", text), kind
 
     production = (project / "deploy" / "nginx" / "perf-service.conf").read_text()
@@ -436,8 +443,8 @@ def test_nginx_files_answer_their_errors_as_json(bakes, tmp_path: Path) -> None:
 
 
 def test_haproxy_files_answer_their_errors_as_json(bakes, tmp_path: Path) -> None:
-    project = bakes(load_balancer="haproxy", use_docker="yes")
-    login = login_route(project)
+    project = bakes(load_balancer="haproxy", use_docker="yes", web_pages="yes")
+    logins = login_routes(project)
     for kind, text in balancer_files(project, "haproxy", tmp_path).items():
         for status in set(BALANCER_ERRORS) - set(HAPROXY_MUX_ERRORS):
             pattern = (
@@ -456,7 +463,9 @@ def test_haproxy_files_answer_their_errors_as_json(bakes, tmp_path: Path) -> Non
         assert "http-request deny deny_status 405 if METH_TRACE" in text, kind
         assert "http-request del-header X-Forwarded-For" in text, kind
         assert "http-request set-header X-Real-IP %[src]" in text, kind
-        assert f"acl login_attempt path {login}" in text, kind
+        limited = set(re.search(r"acl login_attempt path (.+)", text).group(1).split())
+        assert limited == logins, f"{kind}: {limited} != {logins}"
+        assert "if login_attempt METH_POST" in text, f"{kind}: only POSTs are attempts"
         assert re.search(
             r"deny_status 429 content-type application/json .* hdr Retry-After \d+", text
         )
