@@ -182,6 +182,7 @@ def item_field_cases(method: str, path: str) -> list[HostileRequest]:
         ("colour", "unknown-field", "red"),
         ("id", "client-chosen-id", 5),
         ("__proto__", "prototype-key", {"admin": True}),
+        ("a\u0000b", "nul-key", 1),
     ]
     return [
         HostileRequest(
@@ -224,6 +225,15 @@ def required_field_cases() -> list[HostileRequest]:
             f"PUT {ITEM} no name", "PUT", ITEM, encode({"price": 1}), auth=True, field="name"
         ),
         HostileRequest(f"PATCH {ITEM} empty object", "PATCH", ITEM, b"{}", auth=True, field="body"),
+        # A key no text type can hold: the body as a whole is refused.
+        HostileRequest(
+            f"POST {ITEMS} surrogate key",
+            "POST",
+            ITEMS,
+            item_with(**{"\udfff": 1}),
+            auth=True,
+            field="body",
+        ),
         *(
             HostileRequest(
                 f"PATCH {ITEM} null {name}",
