@@ -117,22 +117,23 @@ def test_killed_right_after_the_commit_the_redelivery_does_nothing(
 
 
 def test_two_deliveries_at_once_import_once(app: Flask, user: User) -> None:
-    """The second delivery arrives while the first holds the job, its effect not committed."""
+    """The second delivery arrives once the first has taken the job, before any effect."""
     job_id = new_job(user)
-    first_did_the_work = threading.Event()
-    second_did_the_work = threading.Event()
+    first_has_the_job = threading.Event()
+    second_has_the_job = threading.Event()
     outcomes: list[Any] = []
 
     def at_point(point: str) -> None:
-        if point != "effect":
+        if point != "locked":
             return
         if threading.current_thread().name == "first":
-            first_did_the_work.set()
-            # Without the row lock the second delivery would do the work meanwhile; with
-            # it, the second waits for this commit and this wait runs out.
-            second_did_the_work.wait(timeout=2)
+            first_has_the_job.set()
+            # Without the lock the second delivery would get here too meanwhile (and
+            # import the rows again); with it, it waits for this commit, and this wait
+            # runs out.
+            second_has_the_job.wait(timeout=2)
         else:
-            second_did_the_work.set()
+            second_has_the_job.set()
 
     def deliver() -> None:
         with app.app_context():
@@ -143,14 +144,14 @@ def test_two_deliveries_at_once_import_once(app: Flask, user: User) -> None:
     try:
         first = threading.Thread(target=deliver, name="first")
         first.start()
-        assert first_did_the_work.wait(timeout=10)
+        assert first_has_the_job.wait(timeout=10)
         second = threading.Thread(target=deliver, name="second")
         second.start()
         first.join(timeout=30)
         second.join(timeout=30)
     finally:
         jobs.pause_for_crash_test = original
-    assert not second_did_the_work.is_set(), "the second delivery ran the job again"
+    assert not second_has_the_job.is_set(), "the second delivery took the job too"
     assert item_count() == 2
     assert sum(outcome is not None for outcome in outcomes) == 1, outcomes
     assert job_row(job_id).status == JobStatus.DONE

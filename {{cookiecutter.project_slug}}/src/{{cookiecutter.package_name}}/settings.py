@@ -281,8 +281,8 @@ class Config:
         # time limit, the redelivery delay and the longest retry wait together.
         self.JOB_STALLED_AFTER = env_duration("JOB_STALLED_AFTER", timedelta(minutes=15))
 {%- endif %}
-        # TEST-ONLY: hold each job at a named point (`effect`: work done, not committed;
-        # `committed`: not yet acknowledged) so the crash tests can kill its worker there.
+        # TEST-ONLY: hold each job at a named point (`locked`: row lock taken; `effect`:
+        # work done, not committed; `committed`: not acknowledged) for the crash tests.
         self.JOB_TEST_PAUSE_AT = env_str("JOB_TEST_PAUSE_AT")
         self.JOB_TEST_PAUSE_SECONDS = env_float("JOB_TEST_PAUSE_SECONDS", 30.0)
 {%- endif %}

@@ -153,6 +153,7 @@ def finish_job(job_id: int, work: Work) -> dict[str, Any] | None:
     if job is None or job.status in FINISHED:
         db.session.rollback()  # another delivery finished it while this one waited
         return None
+    pause_for_crash_test("locked")
     result = work(job)
     pause_for_crash_test("effect")
     finish(job, JobStatus.DONE, result=result)
@@ -244,9 +245,10 @@ def purge_finished_jobs(older_than: timedelta) -> int:
 def pause_for_crash_test(point: str) -> None:
     """TEST-ONLY hook for the crash tests: hold the job at a named point.
 
-    With JOB_TEST_PAUSE_AT set to `effect` (work done, not yet committed) or
-    `committed` (committed, task not yet acknowledged), the worker logs the point and
-    sleeps, so a test can kill it exactly there. Never set it in a real deployment.
+    With JOB_TEST_PAUSE_AT set to `locked` (row lock taken, nothing done), `effect`
+    (work done, not yet committed) or `committed` (committed, task not yet
+    acknowledged), the worker logs the point and sleeps, so a test can kill it or race
+    it exactly there. Never set it in a real deployment.
     """
     if current_app.config["JOB_TEST_PAUSE_AT"] == point:
         logger.warning("test hook: job paused at %r", point)
