@@ -110,6 +110,8 @@ def test_bodies_that_are_not_json_objects_are_400(
         ({"price": "1.234"}, "price"),
         ({"price": "ten"}, "price"),
         ({"price": True}, "price"),
+        ({"price": 0.30000000000000004}, "price"),
+        ({"price": "1e2"}, "price"),
         ({"quantity": "3"}, "quantity"),
         ({"quantity": -1}, "quantity"),
         ({"quantity": 1.5}, "quantity"),
@@ -122,6 +124,33 @@ def test_invalid_fields_are_422_and_named(
     response = client.post("/api/items", json={**VALID_ITEM, **fields}, headers=auth_headers)
     assert response.status_code == 422
     assert bad_field in response.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"), [(19.99, "19.99"), (12.5, "12.50"), (7, "7.00"), ("0.5", "0.50")]
+)
+def test_prices_as_numbers_or_strings(
+    client: FlaskClient, auth_headers: Headers, sent: object, stored: str
+) -> None:
+    assert create(client, auth_headers, price=sent)["price"] == stored
+
+
+def test_names_are_stored_without_surrounding_whitespace(
+    client: FlaskClient, auth_headers: Headers
+) -> None:
+    assert create(client, auth_headers, name="  Widget  ")["name"] == "Widget"
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("item_id", ["0", str(2**31), "9" * 20])
+def test_ids_outside_the_column_are_404_for_every_method(
+    client: FlaskClient, auth_headers: Headers, method: str, item_id: str
+) -> None:
+    response = client.open(
+        f"/api/items/{item_id}", method=method, json=VALID_ITEM, headers=auth_headers
+    )
+    assert response.status_code == 404
+    assert response.get_json()["error"]["status"] == 404
 
 
 def test_missing_required_fields_are_all_named(client: FlaskClient, auth_headers: Headers) -> None:
