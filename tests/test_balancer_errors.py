@@ -13,8 +13,9 @@ listening address and server addresses moved to loopback ports.
   custom body there, so it must close without an answer rather than send HTML;
 - the app's own JSON errors pass through untouched, X-Forwarded-For is the peer's
   address (a client-sent value is dropped), and no server version is sent;
-- nginx started as root with a 0700 folder above its run directory accepts a 900 KiB
-  upload and relays a 2 MiB response (its worker cannot write temp files there).
+- nginx started as root with a 0700 folder above the project accepts a 900 KiB upload,
+  relays a 2 MiB response and serves the pages' static files (an unprivileged worker
+  could neither write temp files nor read files there).
 
 Every request has a socket timeout and every loop a fixed bound; nginx and HAProxy are
 stopped by their process group.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import threading
 import time
@@ -534,8 +536,10 @@ def test_nginx_as_root_under_a_private_folder_takes_big_bodies(
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
     private.chmod(0o700)  # whatever the umask
-    run_dir = private / "stack" / "run"
-    with start_balancer(projects["nginx"], "nginx", run_dir, upstream_ports) as lb:
+    # The project itself lives under the private folder, as in /root/<project>.
+    project = shutil.copytree(projects["nginx"], private / "project")
+    run_dir = project / ".stack" / "run"
+    with start_balancer(project, "nginx", run_dir, upstream_ports) as lb:
         head = request_head(
             "POST", "/api/uploads", "Content-Type: text/csv", f"Content-Length: {UPLOAD_SIZE}"
         )
@@ -546,3 +550,11 @@ def test_nginx_as_root_under_a_private_folder_takes_big_bodies(
         download = exchange(lb.port, request_head("GET", "/big"))
         assert download.status == 200, f"{download.raw[:400]!r}\n{lb.log_tail()}"
         assert len(download.body) == BIG_RESPONSE_SIZE
+
+        # The pages' static files, which nginx reads from the project folder itself.
+        static_dir = project / "src" / PACKAGE / "web" / "static"
+        static_file = next(path for path in sorted(static_dir.rglob("*")) if path.is_file())
+        url_path = "/static/" + static_file.relative_to(static_dir).as_posix()
+        static = exchange(lb.port, request_head("GET", url_path))
+        assert static.status == 200, f"{static.raw[:400]!r}\n{lb.log_tail()}"
+        assert static.body == static_file.read_bytes()
