@@ -64,7 +64,7 @@ class BrowserVisit(SequentialTaskSet):
         if not logged_in:
             raise InterruptTaskSet(reschedule=False)
 
-    @task(3)
+    @task(2)
     def browse_catalogue(self) -> None:
         """GET a catalogue page and remember the items it links to."""
         page = random.randint(1, FRONT_PAGES)
@@ -75,7 +75,7 @@ class BrowserVisit(SequentialTaskSet):
                 found = [int(item_id) for item_id in ITEM_LINK.findall(response.text or "")]
                 self.item_ids = found or self.item_ids
 
-    @task(2)
+    @task
     def open_item(self) -> None:
         """GET the page of an item seen in the catalogue."""
         if self.item_ids:
@@ -134,5 +134,7 @@ class WebBrowserUser(FastHttpUser):
     """A customer using the site's pages; its cookie jar holds the session, as a browser's."""
 
     weight = 2
-    wait_time = think_time(1.0, 3.0)
+    # Shorter pauses than an anonymous visitor's: a whole visit (seven pages) takes
+    # about seven seconds, so even a short run sees every step of it.
+    wait_time = think_time(0.5, 1.5)
     tasks = [BrowserVisit]
