@@ -5,7 +5,11 @@ Check a change with:
     gunicorn --check-config -c gunicorn.conf.py {{ cookiecutter.package_name }}.wsgi:app
 """
 
+import ctypes
 import os
+import signal
+import sys
+from typing import Any
 {%- if cookiecutter.gunicorn_worker_class == 'gevent' %}
 
 # gevent patches the standard library in each worker, but reading the settings below
@@ -117,3 +121,30 @@ with exit_on_config_error("gunicorn"):
         "GUNICORN_ACCESS_LOG_FORMAT",
         '%(h)s %(t)s "%(r)s" %(s)s %(B)s %(D)sus rid=%({x-request-id}i)s "%(a)s"',
     )
+
+
+# --- Worker lifetime ---
+# A worker orphaned by a killed master (SIGKILL, the OOM killer) would notice only on its
+# next loop, then drain gracefully for up to graceful_timeout while it still holds the
+# listening socket: connections the kernel queues on it meanwhile wait for an answer that
+# never comes (nginx held such requests until proxy_read_timeout). The kernel kills each
+# worker the moment its master dies instead, which closes the socket at once: queued and
+# in-flight connections are reset and nginx retries idempotent requests on another
+# instance. (SIGQUIT, gunicorn's quick shutdown, still held the socket through interpreter
+# exit: requests waited over a second under load.) A POST in flight on the dead instance
+# fails with 502 (nginx never replays those). prctl(2) through ctypes: the one
+# call needs no package (python-prctl builds against libcap); it exists on Linux only,
+# elsewhere workers keep gunicorn's own behaviour.
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In each new worker: die with the master (see above)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        server.log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %s", ctypes.get_errno())
+    # The master may have died before the call above: then no signal will ever come.
+    if os.getppid() != server.pid:
+        sys.exit(0)
