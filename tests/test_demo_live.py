@@ -1,5 +1,5 @@
-"""`make demo` (tools/demo.py) on the stack: the stop command it prints works, and without
-DEMO_KEEP it leaves no database, Redis key or process behind.
+"""`make demo` (tools/demo.py): the stop command a kept demo prints works (stack and
+embedded), and without DEMO_KEEP the stack demo leaves no database, Redis key or process.
 
 Each run bakes into a folder of its own, with a throwaway database name and a Redis
 database number of its own, on free ports; the load run is skipped (the load-test kit

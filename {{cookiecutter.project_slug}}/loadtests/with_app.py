@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
+from typing import TextIO
+
+from mirakuru import HTTPExecutor{% if cookiecutter.use_celery == 'yes' %}, SimpleExecutor{% endif %}
+from mirakuru.exceptions import ExecutorError
 
 from {{ cookiecutter.package_name }}.settings import (
     Config,
@@ -37,7 +38,9 @@ PACKAGE = "{{ cookiecutter.package_name }}"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LOG_DIR = PROJECT_DIR / "loadtests" / "results"
 READY_TIMEOUT_SECONDS = 60
+{%- if cookiecutter.use_celery == 'yes' %}
 STOP_TIMEOUT_SECONDS = 15
+{%- endif %}
 
 
 def flask_command(*args: str) -> list[str]:
@@ -63,17 +66,27 @@ def prepare_database() -> None:
 {%- endif %}
 
 
-def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start a server in its own process group, its output in loadtests/results/<name>.log."""
+def server_log(name: str) -> TextIO:
+    """loadtests/results/<name>.log, where a server's output goes."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log = (LOG_DIR / f"{name}.log").open("wb")
-    return subprocess.Popen(
-        command,
-        cwd=PROJECT_DIR,
-        env=env,
+    return (LOG_DIR / f"{name}.log").open("w", encoding="utf-8")
+
+
+def app_server(port: int, log: TextIO) -> HTTPExecutor:
+    """Gunicorn in its own process group, started once /readyz answers 200.
+
+    mirakuru (a maintained process executor) starts it, waits for the URL, fails fast
+    if it exits or if something already answers there, and stops the whole group.
+    """
+    return HTTPExecutor(
+        gunicorn_command(),
+        f"http://127.0.0.1:{port}/readyz",
+        status=200,
+        method="GET",
+        timeout=READY_TIMEOUT_SECONDS,
+        cwd=str(PROJECT_DIR),
         stdout=log,
         stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own group: stop() signals gunicorn and its workers
     )
 
 
@@ -86,6 +99,17 @@ def gunicorn_command() -> list[str]:
 def needs_worker(config: Config) -> bool:
     """A Celery worker is needed when tasks go through a broker rather than run inline."""
     return bool(config.CELERY_BROKER_URL) and not config.CELERY_TASK_ALWAYS_EAGER
+
+
+def worker_server(log: TextIO) -> SimpleExecutor:
+    """The Celery worker in its own process group; it needs no readiness URL."""
+    return SimpleExecutor(
+        worker_command(),
+        timeout=STOP_TIMEOUT_SECONDS,
+        cwd=str(PROJECT_DIR),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def worker_command() -> list[str]:
@@ -101,34 +125,6 @@ def worker_command() -> list[str]:
         "--concurrency=2",
     ]
 {%- endif %}
-
-
-def wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float) -> None:
-    """Poll /readyz until it answers 200; fail fast if the server exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the app exited with code {server.returncode} before it was ready")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass  # not listening yet, or 503 while dependencies come up
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout:g}s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group (graceful shutdown), SIGKILL it if it hangs."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def settings_for_this_run() -> Config:
@@ -158,6 +154,11 @@ def settings_for_this_run() -> Config:
     # password guessers) would turn the run into a test of the limiter.
     os.environ.setdefault("LOGIN_RATE_LIMIT", "10000 per minute")
 {%- endif %}
+{%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
+    # Plain http on loopback: a https-only session cookie would never come back, and the
+    # browser user's page login would not outlast its own response.
+    os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
+{%- endif %}
     config = load_config()
     config.validate()
     return config
@@ -171,23 +172,19 @@ def run_against_app(port: int, command: list[str]) -> int:
     """Serve the app on 127.0.0.1:port while `command` runs; return the command's exit code."""
     os.environ["GUNICORN_BIND"] = f"127.0.0.1:{port}"
     {% if cookiecutter.use_celery == 'yes' %}config = {% endif %}settings_for_this_run()
-    env = dict(os.environ)
 {%- if cookiecutter.example_api == 'yes' %}
     prepare_database(seed_items)
 {%- else %}
     prepare_database()
 {%- endif %}
-    servers = [start("app", gunicorn_command(), env)]
-    try:
+    # Leaving the block stops every server started in it, last first, even on an error.
+    with ExitStack() as servers:
 {%- if cookiecutter.use_celery == 'yes' %}
         if needs_worker(config):
-            servers.append(start("worker", worker_command(), env))
+            servers.enter_context(worker_server(servers.enter_context(server_log("worker"))))
 {%- endif %}
-        wait_ready(f"http://127.0.0.1:{port}/readyz", servers[0], READY_TIMEOUT_SECONDS)
+        servers.enter_context(app_server(port, servers.enter_context(server_log("app"))))
         return subprocess.run(command, cwd=PROJECT_DIR, check=False).returncode
-    finally:
-        for server in reversed(servers):
-            stop(server)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"with_app: configuration error: {exc}", file=sys.stderr)
         return 1
-    except (RuntimeError, subprocess.CalledProcessError) as exc:
+    except (ExecutorError, subprocess.CalledProcessError) as exc:
         print(f"with_app: {exc} (server output: {LOG_DIR}/)", file=sys.stderr)
         return 1
 
