@@ -7,10 +7,11 @@ status, content type and schema conformance, authentication (a token from the lo
 endpoint), and stateful sequences that follow the Location headers the API returns.
 A second run against a deliberately wrong copy of the document proves the harness
 notices when contract and app disagree. The project's own hostile-request corpus is
-then sent through nginx and straight to gunicorn: every answer must be a 4xx JSON error.
+then sent through nginx, through HAProxy (a second bake) and straight to gunicorn: every
+answer must be a 4xx JSON error.
 
-Loopback only, free ports, a throwaway PostgreSQL database, Redis database 8 under a
-per-run key prefix; every process is stopped by PID in a finally block.
+Loopback only, free ports, throwaway PostgreSQL databases, a Redis database per stack
+under a per-run key prefix; every process is stopped by PID in a finally block.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -46,7 +48,9 @@ from support import (
 pytestmark = pytest.mark.live
 
 PACKAGE = "perf_service"
-REDIS_DB = 8  # other live suites use 9 to 15
+# Databases of their own (other live modules use 7 and 9 to 15): each stack's Celery
+# queue and cache keys stay apart.
+REDIS_DB = {"nginx": 8, "haproxy": 6}
 USERNAME = "contract-tester"
 # Examples per operation and phase: enough to cover every field's bounds and types in
 # each phase, small enough that a run stays well under three minutes on two cores.
@@ -124,13 +128,13 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The default project under `make stack`, migrated, with one user logged in."""
-    require_executable("nginx")
-    redis_url = require_service("redis").rsplit("/", 1)[0] + f"/{REDIS_DB}"
+@contextmanager
+def running_stack(tmp_path: Path, balancer: str) -> Iterator[Stack]:
+    """Bake with `balancer`, run `make stack` on free ports, log one user in, stop it all."""
+    require_executable(balancer)
+    redis_url = require_service("redis").rsplit("/", 1)[0] + f"/{REDIS_DB[balancer]}"
     with throwaway_postgres_database(require_service("postgresql"), "contract_live") as db_url:
-        project = bake(tmp_path_factory.mktemp("contract-live"))
+        project = bake(tmp_path, load_balancer=balancer)
         base_port = two_free_ports()
         lb_port = next(
             port for port in iter(free_port, None) if port not in (base_port, base_port + 1)
@@ -161,6 +165,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             finally:
                 for pid in pids:
                     stop_process_group(pid, timeout=5)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The default project (nginx in front) under `make stack`, with one user logged in."""
+    with running_stack(tmp_path_factory.mktemp("contract-nginx"), "nginx") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def haproxy_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The same project with HAProxy in front, for the hostile corpus."""
+    with running_stack(tmp_path_factory.mktemp("contract-haproxy"), "haproxy") as running:
+        yield running
 
 
 def schemathesis(stack: Stack, workdir: Path, location: str, *args: str) -> tuple[int, str]:
@@ -259,15 +277,18 @@ def login(base_url: str, password: str) -> str:
         return json.load(response)["access_token"]
 
 
-@pytest.mark.parametrize("front", ["nginx", "gunicorn"])
-def test_hostile_corpus_gets_4xx_json_at_every_hop(stack: Stack, front: str) -> None:
-    port = int(stack.lb_url.rsplit(":", 1)[1]) if front == "nginx" else stack.app_port
-    corpus = load_corpus(stack.project)
+@pytest.mark.parametrize("front", ["nginx", "haproxy", "gunicorn"])
+def test_hostile_corpus_gets_4xx_json_at_every_hop(
+    request: pytest.FixtureRequest, front: str
+) -> None:
+    running: Stack = request.getfixturevalue("haproxy_stack" if front == "haproxy" else "stack")
+    port = running.app_port if front == "gunicorn" else int(running.lb_url.rsplit(":", 1)[1])
+    corpus = load_corpus(running.project)
     failures = []
     for case in corpus.HOSTILE_REQUESTS:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
-            headers = case.headers(stack.token)
+            headers = case.headers(running.token)
             connection.request(case.method, case.path, body=case.body, headers=headers)
             response = connection.getresponse()
             body = response.read()
