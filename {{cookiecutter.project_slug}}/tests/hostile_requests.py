@@ -268,12 +268,20 @@ def query_cases() -> list[HostileRequest]:
         ],
         "per_page": ["0", "101", "99999999999999999999", "-5", "ten"],
     }
-    return [
+    cases = [
         HostileRequest(
             f"GET {ITEMS}?{name}={short(value)}", "GET", f"{ITEMS}?{name}={value}", field=name
         )
         for name, candidates in values.items()
         for value in candidates
+    ]
+    # A repeated argument is ambiguous (which one counts?), so it is refused too.
+    return [
+        *cases,
+        HostileRequest("GET page given twice", "GET", f"{ITEMS}?page=1&page=2", field="page"),
+        HostileRequest(
+            "GET per_page given twice", "GET", f"{ITEMS}?per_page=5&per_page=500", field="per_page"
+        ),
     ]
 
 
