@@ -1,5 +1,17 @@
 {%- set needs_redis = cookiecutter.cache_backend == 'redis' or (cookiecutter.use_celery == 'yes' and cookiecutter.celery_broker == 'redis') -%}
-"""Shared fixtures: a throwaway {{ {'postgresql': 'PostgreSQL', 'mysql': 'MySQL', 'sqlite': 'SQLite'}[cookiecutter.database] }} database per session, apps, clients, services.
+{%- set backend = {'postgresql': 'PostgreSQL', 'mysql': 'MySQL', 'sqlite': 'SQLite'}[cookiecutter.database] -%}
+"""Shared fixtures: a throwaway database per session, apps, clients, services.
+{%- if cookiecutter.database == 'sqlite' %}
+
+The session's database is a SQLite file in a temporary folder.
+{%- else %}
+
+The session's database is a throwaway {{ backend }} database when {{ backend }} answers on
+127.0.0.1 (always under CI=true), else a SQLite file: `make test` runs anywhere, and the
+tests that need {{ backend }} itself (marked `{{ 'postgres' if cookiecutter.database == 'postgresql' else 'mysql' }}`) skip until it answers.
+{%- endif %}
+Tests that use a real service carry its marker (`redis`, `broker`, ...), added below for
+the service fixtures, so `-m "not redis"` deselects them.
 
 Overrides: TEST_DATABASE_URL uses an existing database instead of creating one;
 TEST_REDIS_URL points the Redis-backed tests at another server. A missing service skips
@@ -53,9 +65,24 @@ TEST_PASSWORD = "tester-password"
 {%- if cookiecutter.database == 'postgresql' %}
 # Trust auth as the `postgres` superuser: allowed to create and drop the test database.
 ADMIN_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# Tests marked with it need the session to run on PostgreSQL itself (pg_sleep, locks).
+BACKEND_MARKER = "postgres"
 {%- elif cookiecutter.database == 'mysql' %}
 # The local root account: allowed to create and drop the test database.
 ADMIN_DATABASE_URL = "mysql+pymysql://root@127.0.0.1:3306/"
+# Tests marked with it need the session to run on MySQL itself (SLEEP(), pool pings).
+BACKEND_MARKER = "mysql"
+{%- endif %}
+{%- if needs_redis or cookiecutter.database != 'sqlite' %}
+# Service fixture -> the marker every test using it carries.
+SERVICE_MARKERS = {
+{%- if needs_redis %}
+    "redis_url": "redis",
+{%- endif %}
+{%- if cookiecutter.database != 'sqlite' %}
+    "empty_database_url": BACKEND_MARKER,
+{%- endif %}
+}
 {%- endif %}
 {%- if needs_redis %}
 # Database 15 keeps test keys away from a development server's default database 0.
@@ -76,6 +103,17 @@ for variable in (
 ):
     os.environ.pop(variable, None)
 
+{%- if needs_redis or cookiecutter.database != 'sqlite' %}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test that uses a service fixture with that service's marker."""
+    for item in items:
+        for fixture, marker in SERVICE_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+{%- endif %}
+
 
 def require_service(name: str, host: str, port: int) -> None:
     """Skip the test when nothing listens on host:port; under CI=true fail it instead."""
@@ -86,6 +124,17 @@ def require_service(name: str, host: str, port: int) -> None:
         if IN_CI:
             pytest.fail(f"{reason}; CI=true requires it", pytrace=False)
         pytest.skip(reason)
+{%- if cookiecutter.database != 'sqlite' %}
+
+
+def service_answers(host: str, port: int) -> bool:
+    """True when something accepts connections on host:port."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+{%- endif %}
 
 
 def closed_port() -> int:
@@ -137,11 +186,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The session's database, migrated to the latest schema, exported as DATABASE_URL."""
     url = os.environ.get("TEST_DATABASE_URL")
     drop: Callable[[], None] | None = None
-    if not url:
 {%- if cookiecutter.database == 'sqlite' %}
+    if not url:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 {%- else %}
+    if not url and (IN_CI or service_answers("127.0.0.1", {{ 5432 if cookiecutter.database == 'postgresql' else 3306 }})):
         url, drop = create_throwaway_database()
+    elif not url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 {%- endif %}
     os.environ["DATABASE_URL"] = url
     migrate_schema()
@@ -151,6 +203,20 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         os.environ.pop("DATABASE_URL", None)
         if drop is not None:
             drop()
+
+
+{%- if cookiecutter.database != 'sqlite' %}
+
+
+@pytest.fixture(autouse=True)
+def needs_the_chosen_database(request: pytest.FixtureRequest) -> None:
+    """Skip a test marked for {{ backend }} while the session runs on SQLite."""
+    if request.node.get_closest_marker(BACKEND_MARKER) is None:
+        return
+    url = request.getfixturevalue("database_url")
+    if make_url(url).get_backend_name() == "sqlite":
+        pytest.skip("needs {{ backend }}; none answers, so this session runs on SQLite")
+{%- endif %}
 
 
 def migrate_schema() -> None:

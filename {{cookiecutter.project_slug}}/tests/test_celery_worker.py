@@ -158,6 +158,10 @@ def items_table_locked(database_url: str) -> Iterator[None]:
         engine.dispose()
 
 
+{% if cookiecutter.database == 'postgresql' -%}
+# The table lock above is PostgreSQL's.
+@pytest.mark.postgres
+{% endif -%}
 def test_a_task_killed_mid_run_is_redelivered_and_completes_once(
     broker_client: FlaskClient,
     auth_headers: dict[str, str],

@@ -92,7 +92,15 @@ def test_the_app_engine_uses_the_derived_pool(
         pool = db.engine.pool
         assert pool.size() == 3  # type: ignore[attr-defined]
 {%- if cookiecutter.database != 'sqlite' %}
-        assert pool._pre_ping  # type: ignore[attr-defined]
+
+
+@pytest.mark.{{ 'postgres' if cookiecutter.database == 'postgresql' else 'mysql' }}
+def test_the_server_engine_pings_before_lending_a_connection(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app()
+    with app.app_context():
+        assert db.engine.pool._pre_ping  # type: ignore[attr-defined]
 {%- endif %}
 {%- if cookiecutter.gunicorn_worker_class == 'gevent' and cookiecutter.database == 'postgresql' %}
 

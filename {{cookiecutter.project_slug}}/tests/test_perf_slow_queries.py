@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-{%- if cookiecutter.database == 'sqlite' %}
 import time
-{%- endif %}
 from collections.abc import Callable
 
 import pytest
@@ -16,23 +14,30 @@ from {{ cookiecutter.package_name }}.extensions import db
 from {{ cookiecutter.package_name }}.perf.slow_queries import trim_statement
 
 LOGGER = "{{ cookiecutter.package_name }}.perf.slow_queries"
+# A statement of 0.15 s by the database's own sleep; SQLite has none, so the tests
+# register one on its connection ({% if cookiecutter.database != 'sqlite' %}the session runs on SQLite when the server is down{% else %}the session's database{% endif %}).
+SLEEP_SQL = {
 {%- if cookiecutter.database == 'postgresql' %}
-SLEEP_SQL = "SELECT pg_sleep(0.15)"
+    "postgresql": "SELECT pg_sleep(0.15)",
 {%- elif cookiecutter.database == 'mysql' %}
-SLEEP_SQL = "SELECT SLEEP(0.15)"
-{%- else %}
-# SQLite has no sleep(); the test registers one on its connection.
-SLEEP_SQL = "SELECT test_sleep(0.15)"
+    "mysql": "SELECT SLEEP(0.15)",
 {%- endif %}
+    "sqlite": "SELECT test_sleep(0.15)",
+}
+
+
+def sleep_sql(app: Flask) -> str:
+    """The sleeping statement for the database `app` runs on."""
+    with app.app_context():
+        return SLEEP_SQL[db.engine.dialect.name]
 
 
 def run_statement(app: Flask, sql: str) -> None:
     """Execute one statement inside an app context."""
     with app.app_context():
-{%- if cookiecutter.database == 'sqlite' %}
-        connection = db.session.connection()
-        connection.connection.driver_connection.create_function("test_sleep", 1, time.sleep)
-{%- endif %}
+        if db.engine.dialect.name == "sqlite":
+            connection = db.session.connection()
+            connection.connection.driver_connection.create_function("test_sleep", 1, time.sleep)
         db.session.execute(text(sql))
         db.session.rollback()
 
@@ -42,11 +47,11 @@ def test_statement_over_the_threshold_is_logged(
 ) -> None:
     app = make_app(SLOW_QUERY_MS=100)
     with caplog.at_level(logging.WARNING, logger=LOGGER):
-        run_statement(app, SLEEP_SQL)
+        run_statement(app, sleep_sql(app))
     [record] = [r for r in caplog.records if r.name == LOGGER]
     message = record.getMessage()
     assert "slow query" in message
-    assert SLEEP_SQL in message
+    assert sleep_sql(app) in message
     duration_ms = float(message.split("slow query: ")[1].split(" ms")[0])
     assert duration_ms >= 140
 
@@ -64,7 +69,7 @@ def test_slow_statement_shows_in_server_timing(make_app: Callable[..., Flask]) -
     app = make_app(SLOW_QUERY_MS=100)
 
     def slow_view() -> str:
-        run_statement(app, SLEEP_SQL)
+        run_statement(app, sleep_sql(app))
         return "done"
 
     app.add_url_rule("/_test/slow", "slow_view", slow_view)
