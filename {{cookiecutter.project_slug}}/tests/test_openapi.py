@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from {{ cookiecutter.package_name }}.api.openapi import contract
 from {{ cookiecutter.package_name }}.api.schemas import ItemOut
+from {{ cookiecutter.package_name }}.settings import DevelopmentConfig, ProductionConfig
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 NOT_IN_CONTRACT = {"/api/openapi.json", "/api/docs"}
@@ -85,6 +86,12 @@ def test_ids_are_bounded_to_the_column_range(document: dict[str, Any]) -> None:
         for parameter in operation["parameters"]:
             if parameter["in"] == "path":
                 assert parameter["schema"]["maximum"] == 2**31 - 1, path
+
+
+def test_docs_page_is_on_by_default_in_development_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("API_DOCS_ENABLED", raising=False)
+    assert DevelopmentConfig().API_DOCS_ENABLED is True
+    assert ProductionConfig().API_DOCS_ENABLED is False
 
 
 def test_docs_page_only_where_enabled(make_app: Callable[..., Flask]) -> None:
