@@ -204,6 +204,8 @@ class ErrorDetail(BaseModel):
     status: int
     message: str
     fields: dict[str, str] | None = Field(default=None, json_schema_extra=no_default)
+    # The id the server's log lines carry (X-Request-ID), for a client's bug report.
+    request_id: str | None = Field(default=None, json_schema_extra=no_default)
 
 
 class ErrorBody(BaseModel):
