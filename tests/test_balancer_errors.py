@@ -415,6 +415,9 @@ def assert_json_error(response: Response, status: int, where: Balancer) -> dict:
     assert set(body["error"]) == {"status", "message"}, context
     assert body["error"]["status"] == status, context
     assert isinstance(body["error"]["message"], str) and body["error"]["message"], context
+    # Traceable and not sniffable, like the app's own answers.
+    assert response.headers.get("x-request-id"), context
+    assert response.headers.get("x-content-type-options") == "nosniff", context
     return body
 
 
