@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -458,8 +459,14 @@ def test_haproxy_stack_serves_balances_and_fails_over(tmp_path: Path) -> None:
         print(f"\nhaproxy failover: {dict(statuses)}; answered by: {dict(instances)}")
         assert statuses == Counter({200: 200}), statuses
 
+        config = (stack.project / ".stack" / "supervisord.conf").read_text()
+        socket_dir = Path(re.search(r"serverurl=unix://(\S+)", config)[1]).parent
+
         make(stack.project, stack.env, "stack-stop", timeout=90)
+
         assert not processes_running_from(stack.project)
+        # A deep project's sockets lived in a private temp folder; stopping removes it.
+        assert socket_dir.is_relative_to(stack.project) or not socket_dir.exists()
 
 
 # --- Refusals: one line, nothing left running ---
@@ -520,3 +527,27 @@ def test_a_missing_balancer_binary_is_one_line_and_nothing_runs(
     ], said
     assert "Traceback" not in result.stderr
     assert not processes_running_from(project)
+
+
+def test_the_balancer_check_names_a_missing_binary_in_one_line(
+    refusal_project: tuple[Path, dict[str, str]],
+) -> None:
+    project, env = refusal_project
+
+    # What `make check-config` runs after gunicorn's own check.
+    result = run_in_project(
+        project,
+        sys.executable,
+        "scripts/stack.py",
+        "check",
+        env={**env, "NGINX": "/nonexistent"},
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "stack: nginx not found at /nonexistent; install it (apt-get install nginx, "
+        "brew install nginx) or set NGINX=/path/to/nginx"
+    ], result.stderr

@@ -314,7 +314,7 @@ def render_lb_config(settings: StackSettings) -> Path:
         "LOG_DIR": str(settings.log_dir),
         "UPSTREAM_SERVERS": upstream_servers(settings),
 {%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
-        "STATIC_DIR": str(PROJECT_DIR / "src" / "{{ cookiecutter.package_name }}" / "web" / "static"),
+        "STATIC_DIR": str(PROJECT_DIR / "src" / PACKAGE / "web" / "static"),
 {%- endif %}
     }
     template = PROJECT_DIR / "deploy" / "nginx" / "local.conf.template"
@@ -881,6 +881,9 @@ def down(settings: StackSettings) -> int:
         print("stack: not running")
         return 0
     stopped = stop_supervisord(settings)
+    if settings.socket_dir != settings.run_dir:
+        with contextlib.suppress(OSError):  # only when empty: the sockets are gone by now
+            settings.socket_dir.rmdir()
     print(f"stack: stopped {', '.join(stopped) or 'supervisord'}")
     return 0
 
