@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import brotli
+import psycopg
 import pytest
 
 from support import (
@@ -184,18 +185,42 @@ def private_folder(parent: Path) -> Path:
 
 
 @contextmanager
-def running_stack(tmp_path: Path, balancer: str, **options: str) -> Iterator[Stack]:
-    """Bake under a private folder, `make stack` on free ports, always stop every PID."""
+def stack_database(local_name: str | None) -> Iterator[str | None]:
+    """A throwaway database's URL; or None, and the stack's own local one dropped after."""
+    admin_url = require_service("postgresql")
+    if local_name is None:
+        with throwaway_postgres_database(admin_url, "live_stack") as database_url:
+            yield database_url
+        return
+    try:
+        yield None
+    finally:
+        admin_dsn = admin_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(admin_dsn, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{local_name}" WITH (FORCE)')
+
+
+@contextmanager
+def running_stack(
+    tmp_path: Path, balancer: str, local_database: str | None = None, **options: str
+) -> Iterator[Stack]:
+    """Bake under a private folder, `make stack` on free ports, always stop every PID.
+
+    With `local_database` (a package name), DATABASE_URL is left unset: the stack
+    creates and uses the local database of that name.
+    """
     require_executable(balancer)
     redis_url = require_service("redis").rsplit("/", 1)[0] + f"/{REDIS_DB[balancer]}"
-    with throwaway_postgres_database(require_service("postgresql"), "live_stack") as database_url:
+    with stack_database(local_database) as database_url:
+        if local_database is not None:
+            options["project_name"] = local_database.replace("_", " ")
         project = bake(private_folder(tmp_path) / "bake", load_balancer=balancer, **options)
         base_port = free_port_run(2)
         lb_port = free_port()
         env = {
             "APP_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(32),
-            "DATABASE_URL": database_url,
+            "DATABASE_URL": database_url or "",
             "REDIS_URL": redis_url,
             "CACHE_KEY_PREFIX": f"live-{secrets.token_hex(4)}:",
             # A queue of its own: no other worker on this Redis takes these tasks.
@@ -445,9 +470,15 @@ def test_stack_stop_leaves_nothing_running(nginx_stack: Stack) -> None:
 # --- HAProxy: the essentials ---
 
 
-def test_haproxy_stack_serves_balances_and_fails_over(tmp_path: Path) -> None:
-    with running_stack(tmp_path, "haproxy", use_celery="no") as stack:
+def test_haproxy_stack_on_its_local_database_serves_balances_and_fails_over(
+    tmp_path: Path,
+) -> None:
+    package = f"stack_{secrets.token_hex(4)}"
+    with running_stack(tmp_path, "haproxy", local_database=package, use_celery="no") as stack:
         assert set(stack.pids) == {"haproxy", *web_names(stack)}
+        # DATABASE_URL unset: the stack made and migrated a database named after the package.
+        expected = f"postgresql+psycopg://postgres@127.0.0.1:5432/{package} (local default)"
+        assert f"stack: database   {expected}" in stack.started_output
         assert request(stack.lb_url + "/readyz").status == 200
         statuses, instances, _ = run_gets([stack.lb_url + "/healthz"] * 100, concurrency=10)
         assert statuses == Counter({200: 100}), statuses

@@ -881,8 +881,12 @@ def down(settings: StackSettings) -> int:
         print("stack: not running")
         return 0
     stopped = stop_supervisord(settings)
+    # Every process is gone: a socket still here was left by one that was killed.
+    for port in settings.app_ports():
+        (settings.socket_dir / f"web-{port}.ctl").unlink(missing_ok=True)
+    settings.socket_path.unlink(missing_ok=True)
     if settings.socket_dir != settings.run_dir:
-        with contextlib.suppress(OSError):  # only when empty: the sockets are gone by now
+        with contextlib.suppress(OSError):  # only when empty: nothing of ours is left
             settings.socket_dir.rmdir()
     print(f"stack: stopped {', '.join(stopped) or 'supervisord'}")
     return 0
