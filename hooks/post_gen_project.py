@@ -103,9 +103,10 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "deploy/nginx/compose.conf",
         "deploy/haproxy/compose.cfg",
     ),
-    ("ci", "github"): (".gitlab-ci.yml",),
+    # Dependabot's config lives in .github; GitLab gets Renovate's instead.
+    ("ci", "github"): (".gitlab-ci.yml", "renovate.json5"),
     ("ci", "gitlab"): (".github",),
-    ("ci", "none"): (".github", ".gitlab-ci.yml"),
+    ("ci", "none"): (".github", ".gitlab-ci.yml", "renovate.json5"),
 }
 
 ENV_EXAMPLE = ".env.example"

@@ -118,8 +118,8 @@ PRESENT_WHEN: dict[tuple[tuple[str, str], ...], tuple[str, ...]] = {
     (("load_balancer", "nginx"),): ("deploy/nginx/{slug}.conf",),
     (("load_balancer", "haproxy"),): ("deploy/haproxy/{slug}.cfg",),
     (("use_docker", "yes"),): ("Dockerfile", "compose.yaml", ".dockerignore"),
-    (("ci", "github"),): (".github/workflows/ci.yml",),
-    (("ci", "gitlab"),): (".gitlab-ci.yml",),
+    (("ci", "github"),): (".github/workflows/ci.yml", ".github/dependabot.yml"),
+    (("ci", "gitlab"),): (".gitlab-ci.yml", "renovate.json5"),
 }
 
 # (option, value) -> paths that must be absent when chosen (they belong to others).
@@ -147,9 +147,9 @@ ABSENT_WHEN: dict[tuple[str, str], tuple[str, ...]] = {
     ("load_balancer", "haproxy"): ("deploy/nginx",),
     ("load_balancer", "none"): ("deploy/nginx", "deploy/haproxy"),
     ("use_docker", "no"): ("Dockerfile", "compose.yaml", ".dockerignore"),
-    ("ci", "github"): (".gitlab-ci.yml",),
+    ("ci", "github"): (".gitlab-ci.yml", "renovate.json5"),
     ("ci", "gitlab"): (".github",),
-    ("ci", "none"): (".github", ".gitlab-ci.yml"),
+    ("ci", "none"): (".github", ".gitlab-ci.yml", "renovate.json5"),
 }
 
 

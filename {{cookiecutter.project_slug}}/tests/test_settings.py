@@ -185,16 +185,16 @@ def test_env_file_is_read_and_the_real_environment_wins(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     env_file = tmp_path / "settings.env"
-    env_file.write_text("APP_ENV=testing\nSLOW_QUERY_MS=123\nAUTH_TOKEN_MAX_AGE=77\n")
+    env_file.write_text("APP_ENV=testing\nSLOW_QUERY_MS=123\nMAX_CONTENT_LENGTH=77\n")
     monkeypatch.setenv("ENV_FILE", str(env_file))
-    monkeypatch.setenv("AUTH_TOKEN_MAX_AGE", "55")
+    monkeypatch.setenv("MAX_CONTENT_LENGTH", "55")
     for name in ("APP_ENV", "SLOW_QUERY_MS"):
         monkeypatch.delenv(name, raising=False)
     try:
         config = load_config()
         assert isinstance(config, TestingConfig)
         assert config.SLOW_QUERY_MS == 123
-        assert config.AUTH_TOKEN_MAX_AGE == 55
+        assert config.MAX_CONTENT_LENGTH == 55
     finally:
         # read_env_file() set these for the process: undo it for the next tests.
         for name in ("APP_ENV", "SLOW_QUERY_MS"):

@@ -35,7 +35,7 @@ UNACKED_SWEEP_SECONDS = 5
 {%- endif %}
 
 
-def celery_init_app(app: Flask) -> Celery:
+def celery_init_app(app: Flask) -> Celery[Any]:
     """Create the Celery app for `app`, configured from its settings, as the default app."""
 
     class FlaskTask(Task):

@@ -115,6 +115,8 @@ def check_schema(app: Flask, timeout: float) -> None:
 def check_cache(app: Flask, timeout: float) -> None:
     """PING the cache's Redis with short socket timeouts."""
     url = app.config.get("CACHE_REDIS_URL") or app.config.get("REDIS_URL")
+    if not url:
+        raise NotReady("no Redis URL configured")
     client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         client.ping()
@@ -127,5 +129,6 @@ def check_cache(app: Flask, timeout: float) -> None:
 def check_broker(app: Flask, timeout: float) -> None:
     """Connect to the Celery broker once, without retries."""
     with Connection(app.config["CELERY_BROKER_URL"], connect_timeout=timeout) as connection:
-        connection.ensure_connection(max_retries=1, timeout=timeout)
+        # kombu takes fractional seconds here; its stubs (celery-types) say int.
+        connection.ensure_connection(max_retries=1, timeout=timeout)  # type: ignore[arg-type]
 {%- endif %}

@@ -8,6 +8,7 @@ temporary errors (the database or the network briefly away).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from flask import current_app
@@ -23,7 +24,7 @@ from {{ cookiecutter.package_name }}.services.reports import run_report_job
 
 logger = logging.getLogger(__name__)
 
-RETRY_OPTIONS = {
+RETRY_OPTIONS: dict[str, Any] = {
     "autoretry_for": TRANSIENT_ERRORS,
     # The job's own attempt counter decides when to give up (it also counts deliveries
     # whose worker died); this cap is only a backstop.

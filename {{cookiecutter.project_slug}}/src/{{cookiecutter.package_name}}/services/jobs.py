@@ -19,10 +19,10 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import delete, update
+from sqlalchemy import CursorResult, Executable, delete, update
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from {{ cookiecutter.package_name }}.extensions import db
@@ -219,7 +219,7 @@ def fail_stalled_jobs(older_than: timedelta) -> int:
     lock, then the job is done and no longer matches.
     """
     now = utcnow()
-    stalled = db.session.execute(
+    stalled = rows_changed(
         update(Job)
         .where(Job.status.in_((JobStatus.RUNNING, JobStatus.RETRYING)))
         .where(Job.updated_at < now - older_than)
@@ -229,7 +229,7 @@ def fail_stalled_jobs(older_than: timedelta) -> int:
             finished_at=now,
             updated_at=now,
         )
-    ).rowcount
+    )
     db.session.commit()
     return stalled
 
@@ -237,9 +237,18 @@ def fail_stalled_jobs(older_than: timedelta) -> int:
 def purge_finished_jobs(older_than: timedelta) -> int:
     """Delete jobs that finished more than `older_than` ago; returns how many went."""
     cutoff = utcnow() - older_than
-    deleted = db.session.execute(delete(Job).where(Job.finished_at < cutoff)).rowcount
+    deleted = rows_changed(delete(Job).where(Job.finished_at < cutoff))
     db.session.commit()
     return deleted
+
+
+def rows_changed(statement: Executable) -> int:
+    """Run an UPDATE or DELETE and return how many rows it changed.
+
+    SQLAlchemy types Session.execute() as a plain Result; for these statements it is a
+    CursorResult, which counts the rows.
+    """
+    return cast("CursorResult[Any]", db.session.execute(statement)).rowcount
 
 
 def pause_for_crash_test(point: str) -> None:
