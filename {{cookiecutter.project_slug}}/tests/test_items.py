@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 from {{ cookiecutter.package_name }}.extensions import db
 from {{ cookiecutter.package_name }}.models import Item
@@ -39,7 +39,14 @@ def create(client: FlaskClient, headers: Headers, **fields: Any) -> dict[str, An
 def test_empty_list(client: FlaskClient) -> None:
     response = client.get("/api/items")
     assert response.status_code == 200
-    assert response.get_json() == {"items": [], "page": 1, "per_page": 20, "total": 0, "pages": 0}
+    assert response.get_json() == {
+        "items": [],
+        "page": 1,
+        "per_page": 20,
+        "total": 0,
+        "pages": 0,
+        "next": None,
+    }
 
 
 def test_create_returns_the_item_and_its_location(
@@ -78,10 +85,56 @@ def test_pagination(app: Flask, client: FlaskClient) -> None:
     assert client.get("/api/items?page=9&per_page=10").get_json()["items"] == []
 
 
+def test_next_links_page_by_key_to_the_end(app: Flask, client: FlaskClient) -> None:
+    add_items(app, 25)
+    names, url, pages = [], "/api/items?per_page=10", []
+    while url is not None:
+        body = client.get(url).get_json()
+        names += [item["name"] for item in body["items"]]
+        pages.append(body["page"])
+        url = body["next"]
+    assert names == [f"Item {n}" for n in range(1, 26)]
+    assert pages == [1, None, None], "key pages have no page number"
+    assert body["total"] == 25
+
+
+def test_next_is_null_when_the_page_is_exactly_the_last(app: Flask, client: FlaskClient) -> None:
+    add_items(app, 20)
+    first = client.get("/api/items?per_page=10").get_json()
+    second = client.get(first["next"]).get_json()
+    assert len(second["items"]) == 10
+    assert second["next"] is None
+
+
+def test_page_and_after_together_are_refused(client: FlaskClient) -> None:
+    response = client.get("/api/items?page=2&after=10")
+    assert response.status_code == 422
+
+
+def test_total_is_not_counted_on_every_request(app: Flask, client: FlaskClient) -> None:
+    """The count is cached under the list generation: one COUNT until the next write."""
+    add_items(app, 3)
+    counts: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "count(" in statement.lower():
+            counts.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for per_page in (1, 2, 3):  # three different pages: three misses, one count
+            assert client.get(f"/api/items?per_page={per_page}").get_json()["total"] == 3
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(counts) == {% if cookiecutter.cache_backend == 'redis' %}1{% else %}3{% endif %}
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [("per_page=0", "per_page"), ("per_page=101", "per_page"), ("per_page=x", "per_page"),
-     ("page=0", "page"), ("page=-1", "page")],
+     ("page=0", "page"), ("page=-1", "page"), ("after=-1", "after"), ("after=x", "after")],
 )  # fmt: skip
 def test_pagination_arguments_are_bounded(client: FlaskClient, query: str, field: str) -> None:
     response = client.get(f"/api/items?{query}")

@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import Flask
 {% if cookiecutter.example_api == 'yes' %}
 from {{ cookiecutter.package_name }}.api import api_bp
+from {{ cookiecutter.package_name }}.api.items import LIST_PATH, list_cache_control, list_keys_from_query
 {%- endif %}
 {%- if cookiecutter.use_celery == 'yes' %}
 from {{ cookiecutter.package_name }}.celery_app import celery_init_app
@@ -21,7 +22,12 @@ from {{ cookiecutter.package_name }}.errors import register_error_handlers
 from {{ cookiecutter.package_name }}.extensions import cache, compress, db{% if cookiecutter.example_api == 'yes' %}, limiter{% endif %}, migrate
 from {{ cookiecutter.package_name }}.health import health_bp
 from {{ cookiecutter.package_name }}.perf import register_perf_tools
+{%- if cookiecutter.example_api == 'yes' %}
+from {{ cookiecutter.package_name }}.perf.fast_path import install_fast_path
+from {{ cookiecutter.package_name }}.security import json_security_headers, register_security
+{%- else %}
 from {{ cookiecutter.package_name }}.security import register_security
+{%- endif %}
 from {{ cookiecutter.package_name }}.settings import Config, as_config, settings_of
 {%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
 from {{ cookiecutter.package_name }}.web import register_web
@@ -45,6 +51,9 @@ def create_app(config: str | Config | type[Config] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
+{%- if cookiecutter.example_api == 'yes' %}
+    register_fast_path(app)
+{%- endif %}
     register_security(app)
 {%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
     register_web(app)
@@ -86,6 +95,20 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
 {%- endif %}
 {%- if cookiecutter.example_api == 'yes' %}
+
+
+def register_fast_path(app: Flask) -> None:
+    """Answer cached list pages before Flask (perf/fast_path.py).
+
+    Installed before register_security wraps the app in ProxyFix, so it sees the
+    client's scheme; the request-id layer added last wraps it like everything else.
+    """
+    install_fast_path(
+        app,
+        routes={LIST_PATH: list_keys_from_query},
+        common_headers=json_security_headers,
+        cache_control=list_cache_control(app.config),
+    )
 
 
 def register_cli(app: Flask) -> None:

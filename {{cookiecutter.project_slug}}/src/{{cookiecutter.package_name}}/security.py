@@ -8,7 +8,7 @@ import math
 import time
 {%- endif %}
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 {%- if cookiecutter.example_api == 'yes' %}
 from flask_limiter import RateLimitExceeded
@@ -58,19 +58,32 @@ def install_proxy_fix(app: Flask) -> None:
 
 def add_security_headers(response: Response) -> Response:
     """Headers every response carries; setdefault lets a view choose its own."""
-    headers = response.headers
-    # Browsers must not guess a type (a JSON body sniffed as HTML runs scripts).
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    # No page of ours is meant to be framed: no clickjacking.
-    headers.setdefault("X-Frame-Options", "DENY")
-    # Links from our pages tell other sites nothing about the URL they came from.
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    if response.mimetype in JSON_MIMETYPES:
-        headers.setdefault("Content-Security-Policy", JSON_CONTENT_SECURITY_POLICY)
     # is_secure reflects X-Forwarded-Proto from a trusted proxy once ProxyFix ran.
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", HSTS_VALUE)
+    for name, value in security_headers(response.mimetype in JSON_MIMETYPES, request.is_secure):
+        response.headers.setdefault(name, value)
     return response
+
+
+def security_headers(is_json: bool, is_secure: bool) -> list[tuple[str, str]]:
+    """The security headers of one response (also sent by the cached fast path)."""
+    headers = [
+        # Browsers must not guess a type (a JSON body sniffed as HTML runs scripts).
+        ("X-Content-Type-Options", "nosniff"),
+        # No page of ours is meant to be framed: no clickjacking.
+        ("X-Frame-Options", "DENY"),
+        # Links from our pages tell other sites nothing about the URL they came from.
+        ("Referrer-Policy", "no-referrer"),
+    ]
+    if is_json:
+        headers.append(("Content-Security-Policy", JSON_CONTENT_SECURITY_POLICY))
+    if is_secure:
+        headers.append(("Strict-Transport-Security", HSTS_VALUE))
+    return headers
+
+
+def json_security_headers(is_secure: bool) -> list[tuple[str, str]]:
+    """The security headers of a JSON response."""
+    return security_headers(True, is_secure)
 
 
 class ApiAwareSessionInterface(SecureCookieSessionInterface):
@@ -79,6 +92,12 @@ class ApiAwareSessionInterface(SecureCookieSessionInterface):
     The API authenticates with bearer tokens; a session cookie there would only be state
     a browser sends back on its own, which is what CSRF attacks ride on.
     """
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        """An empty session on the API: no cookie is read, verified or decoded there."""
+        if request.path.startswith(API_PATH_PREFIX):
+            return self.session_class()
+        return super().open_session(app, request)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """Save as usual outside /api/; on the API leave the response without a cookie."""

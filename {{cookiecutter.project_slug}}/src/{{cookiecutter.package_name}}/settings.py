@@ -411,6 +411,13 @@ class Config:
         # Short list TTL: pages shift on every insert; details change less often.
         self.ITEMS_LIST_CACHE_SECONDS = env_int("ITEMS_LIST_CACHE_SECONDS", 30)
         self.ITEM_DETAIL_CACHE_SECONDS = env_int("ITEM_DETAIL_CACHE_SECONDS", 60)
+        # The item count is dropped on every write, so it stays exact; the TTL only
+        # bounds how long an unused count takes memory.
+        self.ITEMS_TOTAL_CACHE_SECONDS = env_int("ITEMS_TOTAL_CACHE_SECONDS", 300)
+        # s-maxage of list pages: how long a shared cache in front (the balancer's
+        # microcache) may serve a page without asking; 1 s absorbs bursts on hot pages
+        # while a write shows within a second. 0 sends no-cache (nothing reuses a page).
+        self.ITEMS_SHARED_CACHE_SECONDS = env_int("ITEMS_SHARED_CACHE_SECONDS", 1)
 {%- endif %}
 
     def init_compression_settings(self) -> None:

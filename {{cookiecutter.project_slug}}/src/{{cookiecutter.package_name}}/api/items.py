@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from {{ cookiecutter.package_name }}.api.auth import token_required
 from {{ cookiecutter.package_name }}.api.openapi import contract, request_body, request_query
 from {{ cookiecutter.package_name }}.api.schemas import (
+    DEFAULT_PER_PAGE,
+    ITEM_ID_MAX,
+    PAGE_MAX,
+    PER_PAGE_MAX,
     ItemIn,
     ItemOut,
     ItemPage,
@@ -21,33 +27,99 @@ from {{ cookiecutter.package_name }}.api.validation import json_body_required
 from {{ cookiecutter.package_name }}.errors import ApiError
 from {{ cookiecutter.package_name }}.extensions import db
 from {{ cookiecutter.package_name }}.models import Item
+from {{ cookiecutter.package_name }}.perf.fast_path import (
+    CachedRepresentation,
+    represent,
+    representation_response,
+)
 from {{ cookiecutter.package_name }}.services.item_cache import (
+    LIST_GENERATION_KEY,
     cached_detail,
     cached_list_page,
+    cached_total,
     invalidate_items,
+    list_key,
     store_detail,
     store_list_page,
+    store_total,
 )
 
 items_bp = Blueprint("items", __name__, url_prefix="/items")
 
 # Ids beyond the 32-bit INTEGER column never match a route: 404, not a database error.
 ITEM_URL = "/<int(min=1, max=2147483647):item_id>"
+LIST_PATH = "/api/items"
+# Query arguments of the list as the fast path reads them: digits only, each at most once.
+LIST_ARGUMENT = re.compile(r"(page|per_page|after)=([0-9]{1,10})")
 
 
 @items_bp.get("")
 @contract(ItemPage, query=ListQuery, tag="items")
 def list_items() -> ResponseReturnValue:
-    """One page of items ordered by id, with totals for paging; cached per page and size."""
+    """One page of items ordered by id, by page number or after a key; cached per query.
+
+    The cached entry holds the body already compressed and its ETag (perf/fast_path.py),
+    so hits, here or in the fast path before Flask, never compress or serialize again.
+    """
     query = request_query(ListQuery)
-    page, per_page = query.page, query.per_page
-    cached = cached_list_page(page, per_page)
-    if cached is not None:
-        return json_from_cache(cached)
-    response = jsonify(items_page(page, per_page))
-    timeout = current_app.config["ITEMS_LIST_CACHE_SECONDS"]
-    store_list_page(page, per_page, response.get_data(), timeout)
-    return mark_cache_outcome(response, hit=False)
+    after = query.after
+    page = None if after is not None else query.page
+    cached = cached_list_page(page, query.per_page, after)
+    representation = CachedRepresentation.unpack(cached) if cached is not None else None
+    hit = representation is not None
+    if representation is None:
+        body = json_bytes(items_page(page, query.per_page, after))
+        representation = represent(body, current_app.config)
+        timeout = current_app.config["ITEMS_LIST_CACHE_SECONDS"]
+        if timeout > 0:  # 0 turns page caching off (Flask-Caching reads 0 as "forever")
+            store_list_page(page, query.per_page, after, representation.pack(), timeout)
+    g.cache_status = "hit" if hit else "miss"
+    return representation_response(
+        representation,
+        accept_encoding=request.headers.get("Accept-Encoding", ""),
+        if_none_match=request.headers.get("If-None-Match"),
+        cache_control=list_cache_control(current_app.config),
+        hit=hit,
+    )
+
+
+def list_keys_from_query(query_string: str) -> tuple[str, str] | None:
+    """Cache keys of a list query for the fast path, or None to let the view decide.
+
+    Accepts only what the view would accept and key identically (plain digits within
+    the schema's bounds, no argument twice, not page and after together); anything else,
+    errors included, is left to the view and its validation.
+    """
+    arguments: dict[str, int] = {}
+    for part in query_string.split("&") if query_string else ():
+        match = LIST_ARGUMENT.fullmatch(part)
+        if match is None or match[1] in arguments:
+            return None
+        arguments[match[1]] = int(match[2])
+    page, after = arguments.get("page"), arguments.get("after")
+    per_page = arguments.get("per_page", DEFAULT_PER_PAGE)
+    if page is not None and after is not None:
+        return None
+    if not (1 <= per_page <= PER_PAGE_MAX and 1 <= (page or 1) <= PAGE_MAX):
+        return None
+    if after is not None and after > ITEM_ID_MAX:
+        return None
+    return LIST_GENERATION_KEY, list_key(None if after is not None else page or 1, per_page, after)
+
+
+def list_cache_control(config: dict[str, Any]) -> str:
+    """Cache-Control of list pages: browsers revalidate (cheap: 304 by ETag); shared caches
+    in front (the balancer's microcache) may reuse a page for ITEMS_SHARED_CACHE_SECONDS.
+    """
+    shared_seconds = config["ITEMS_SHARED_CACHE_SECONDS"]
+    if shared_seconds <= 0:
+        return "no-cache"
+    return f"public, max-age=0, s-maxage={shared_seconds}"
+
+
+def json_bytes(value: Any) -> bytes:
+    """The body jsonify would send (compact unless debugging), as bytes."""
+    return jsonify(value).get_data()
 
 
 @items_bp.get(ITEM_URL)
@@ -125,18 +197,47 @@ def find_item(item_id: int) -> Item:
     return item
 
 
-def items_page(page: int, per_page: int) -> dict[str, Any]:
-    """The list body: one page ordered by id plus the totals a client pages with."""
-    pagination = db.paginate(
-        select(Item).order_by(Item.id), page=page, per_page=per_page, error_out=False
-    )
+def items_page(page: int | None, per_page: int, after: int | None) -> dict[str, Any]:
+    """The list body: a page ordered by id, the totals, and the link to the next page.
+
+    With `after` the page starts by key (WHERE id > after on the primary key's index), so
+    a deep page costs what the first does; a page number uses OFFSET, which reads and
+    skips every row before it, so keep those for shallow pages. One row more than the
+    page is read to learn whether a next page exists.
+    """
+    statement = select(Item).order_by(Item.id).limit(per_page + 1)
+    if after is not None:
+        statement = statement.where(Item.id > after)
+    else:
+        statement = statement.offset(((page or 1) - 1) * per_page)
+    rows = db.session.scalars(statement).all()
+    items = rows[:per_page]
+    total = items_total()
+    next_url = None
+    if len(rows) > per_page:
+        next_url = url_for("api.items.list_items", after=items[-1].id, per_page=per_page)
     return {
-        "items": [item.to_dict() for item in pagination.items],
+        "items": [item.to_dict() for item in items],
         "page": page,
         "per_page": per_page,
-        "total": pagination.total,
-        "pages": pagination.pages,
+        "total": total,
+        "pages": math.ceil(total / per_page),
+        "next": next_url,
     }
+
+
+def items_total() -> int:
+    """How many items exist: counted once after each write, then read from the cache.
+
+    COUNT(*) reads every row (PostgreSQL and MySQL have no stored count), so counting on
+    every page would cost more than the page itself on a large table. Writes invalidate
+    the stored count with the pages, so it is exact; without a cache it is counted.
+    """
+    total = cached_total()
+    if total is None:
+        total = db.session.scalar(select(func.count()).select_from(Item)) or 0
+        store_total(total, current_app.config["ITEMS_TOTAL_CACHE_SECONDS"])
+    return total
 
 
 def json_from_cache(body: bytes) -> Response:

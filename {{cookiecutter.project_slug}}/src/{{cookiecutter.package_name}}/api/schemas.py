@@ -17,6 +17,7 @@ from {{ cookiecutter.package_name }} import domain
 
 PAGE_MAX = 1_000_000  # page x per_page stays far below 2**31: a valid OFFSET on every backend
 PER_PAGE_MAX = 100
+ITEM_ID_MAX = 2_147_483_647  # the items.id column is a 32-bit INTEGER
 DEFAULT_PER_PAGE = 20
 USERNAME_MAX_LENGTH = 80  # the users.username column is VARCHAR(80)
 # Long enough for any passphrase; short enough that hashing it costs nothing extra.
@@ -139,20 +140,35 @@ class ItemOut(BaseModel):
 
 
 class ItemPage(BaseModel):
-    """One page of items, ordered by id, with the totals a client pages with."""
+    """One page of items, ordered by id, with the totals and the link to the next page.
+
+    `next` pages by key (`after` the last id here), so every page costs what the first
+    does; `page` is null on such pages. `total` is counted once per write, not per request.
+    """
 
     items: list[ItemOut]
-    page: int
+    page: int | None
     per_page: int
     total: int
     pages: int
+    next: str | None
 
 
 class ListQuery(BaseModel):
-    """Paging arguments of GET /api/items."""
+    """Paging arguments of GET /api/items: a page number, or the id to continue after."""
 
     page: Annotated[int, *bounded_int(1, PAGE_MAX)] = 1
     per_page: Annotated[int, *bounded_int(1, PER_PAGE_MAX)] = DEFAULT_PER_PAGE
+    after: Annotated[int | None, *bounded_int(0, ITEM_ID_MAX)] = Field(
+        default=None, json_schema_extra=no_default
+    )
+
+    @model_validator(mode="after")
+    def page_or_after(self) -> ListQuery:
+        """A page number and a key are two ways to say where to start: one at a time."""
+        if "page" in self.model_fields_set and self.after is not None:
+            raise ValueError("give page or after, not both")
+        return self
 
 
 class LoginIn(StrictBody):

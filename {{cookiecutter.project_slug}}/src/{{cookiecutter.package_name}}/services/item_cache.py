@@ -1,10 +1,11 @@
 """Cache keys for item reads, and what a write makes stale.
 
-List pages are stored as `<generation>\n<body>` bytes under a key built from the query
-arguments. A write replaces the generation token, so every cached page goes stale at
-once with a single cache write and no key scan, and a read still costs one round trip
-(generation and page fetched together). Details are deleted by id after the write.
-Every call goes through the perf cache guard: a cache outage reads as misses. Entries
+List pages are stored as `<generation>\n<payload>` bytes under a key built from the
+query arguments; perf/fast_path.py reads the same entries before Flask. A write replaces
+the generation token, so every cached page goes stale at once with a single cache write
+and no key scan, and a read still costs one round trip (generation and page together).
+Details are deleted by id after the write. Every call goes through the perf cache guard:
+a cache outage reads as misses. Entries
 are bytes (bodies) and short strings (the token), so the Redis backend stores them
 without pickling (perf/redis_cache.py).
 """
@@ -14,14 +15,17 @@ from __future__ import annotations
 import uuid
 
 from {{ cookiecutter.package_name }}.perf.cache_guard import guarded_cache_call
+from {{ cookiecutter.package_name }}.perf.fast_path import entry_under_generation, payload_if_current
 
 LIST_GENERATION_KEY = "items:list:generation"
-# Separates the generation token from the body in a list entry; tokens are hex.
-GENERATION_SEPARATOR = b"\n"
+# The number of items, kept under the generation like the pages: exact until a write.
+TOTAL_KEY = "items:total"
 
 
-def list_key(page: int, per_page: int) -> str:
+def list_key(page: int | None, per_page: int, after: int | None = None) -> str:
     """Key of one list page; it names every query argument that changes the body."""
+    if after is not None:
+        return f"items:list?after={after}&per_page={per_page}"
     return f"items:list?page={page}&per_page={per_page}"
 
 
@@ -30,24 +34,34 @@ def detail_key(item_id: int) -> str:
     return f"items:detail:{item_id}"
 
 
-def cached_list_page(page: int, per_page: int) -> bytes | None:
-    """The cached body of this page, if it was stored under the current generation."""
-    return cached_under_generation(list_key(page, per_page))
+def cached_list_page(page: int | None, per_page: int, after: int | None = None) -> bytes | None:
+    """The cached entry of this page, if it was stored under the current generation."""
+    return cached_under_generation(list_key(page, per_page, after))
 
 
-def store_list_page(page: int, per_page: int, body: bytes, timeout: int) -> None:
-    """Cache a page body under the current generation (created on first use)."""
-    store_under_generation(list_key(page, per_page), body, timeout)
+def store_list_page(
+    page: int | None, per_page: int, after: int | None, payload: bytes, timeout: int
+) -> None:
+    """Cache a page entry under the current generation (created on first use)."""
+    store_under_generation(list_key(page, per_page, after), payload, timeout)
+
+
+def cached_total() -> int | None:
+    """The item count stored since the last write, if any."""
+    payload = cached_under_generation(TOTAL_KEY)
+    return int(payload) if payload is not None and payload.isdigit() else None
+
+
+def store_total(total: int, timeout: int) -> None:
+    """Keep the item count until the next write (or `timeout`, which bounds its memory)."""
+    store_under_generation(TOTAL_KEY, str(total).encode("ascii"), timeout)
 
 
 def cached_under_generation(key: str) -> bytes | None:
     """A body that lists items (an API page, an HTML page), if no item changed since."""
     found = guarded_cache_call("get_many", LIST_GENERATION_KEY, key)
     generation, entry = found if found else (None, None)
-    if not isinstance(generation, str) or not isinstance(entry, bytes):
-        return None
-    stored_generation, _, body = entry.partition(GENERATION_SEPARATOR)
-    return body if stored_generation == generation.encode() else None
+    return payload_if_current(generation, entry)
 
 
 def store_under_generation(key: str, body: bytes, timeout: int) -> None:
@@ -55,8 +69,7 @@ def store_under_generation(key: str, body: bytes, timeout: int) -> None:
     guarded_cache_call("add", LIST_GENERATION_KEY, new_generation(), timeout=0)
     generation = guarded_cache_call("get", LIST_GENERATION_KEY)
     if isinstance(generation, str):
-        entry = generation.encode() + GENERATION_SEPARATOR + body
-        guarded_cache_call("set", key, entry, timeout=timeout)
+        guarded_cache_call("set", key, entry_under_generation(generation, body), timeout=timeout)
 
 
 def cached_detail(item_id: int) -> bytes | None:
