@@ -9,7 +9,7 @@ import time
 {%- endif %}
 
 from flask import Flask, Request, Response, request
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 {%- if cookiecutter.example_api == 'yes' %}
 from flask_limiter import RateLimitExceeded
 {%- endif %}
@@ -93,7 +93,7 @@ class ApiAwareSessionInterface(SecureCookieSessionInterface):
     a browser sends back on its own, which is what CSRF attacks ride on.
     """
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """An empty session on the API: no cookie is read, verified or decoded there."""
         if request.path.startswith(API_PATH_PREFIX):
             return self.session_class()
