@@ -33,6 +33,8 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/services/reports.py",
         # The report/upload load-test user needs the reports endpoint.
         "loadtests/users/reports.py",
+        # The CSV the JMeter plan's report user uploads.
+        "loadtests/jmeter/items.csv",
     ),
     ("example_api", "no"): (
         "src/{package}/api",
@@ -59,6 +61,7 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "loadtests/users/browsing.py",
         "loadtests/users/reports.py",
         "loadtests/users/session.py",
+        "loadtests/jmeter/items.csv",
         # The example tasks and the tests that drive the example API.
         "src/{package}/tasks.py",
         "tests/test_celery_tasks.py",

@@ -1,12 +1,17 @@
 """SLO gate: compare a load test's statistics with the budgets in slo.toml.
 
 The functions at the top are pure (budgets and measurements in, checks out) so they are
-unit-tested without a network. `register_gate` at the bottom is the thin Locust hook: at
-quit it reads Locust's statistics, prints the table and sets the process exit code.
+unit-tested without a network. `register_gate` is the thin Locust hook: at quit it reads
+Locust's statistics, prints the table and sets the process exit code. `main` at the
+bottom judges a finished run from its files, Locust's stats CSV or a JMeter JTL:
+
+    python -m loadtests.gate loadtests/results/latest/locust_stats.csv
+    python -m loadtests.gate results.jtl --slo-file loadtests/slo.toml
 """
 
 from __future__ import annotations
 
+import csv
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -243,6 +248,7 @@ def run_gate(environment: Any, **_kwargs: Any) -> None:
     if mode == "off":
         return
     slo_file = getattr(options, "slo_file", DEFAULT_SLO_FILE)
+    save_final_stats(environment)
     checks = evaluate(load_budgets(slo_file), snapshot_from_stats(environment.stats))
     report = f"\nSLO gate ({slo_file}, mode {mode})\n{render_table(checks)}\n"
     print(report, flush=True)
@@ -257,6 +263,23 @@ def run_gate(environment: Any, **_kwargs: Any) -> None:
         environment.process_exit_code = 0
 
 
+def save_final_stats(environment: Any) -> None:
+    """Rewrite Locust's <prefix>_stats.csv with the statistics the gate is about to judge.
+
+    Locust refreshes that file once a second, so the requests of a run's last second
+    (the users' on_stop clean-up included) can be missing from it. Written again here,
+    the CSV, the gate's table and a JTL of the same run (loadtests/jtl.py) agree, and
+    `python -m loadtests.gate <prefix>_stats.csv` repeats this verdict.
+    """
+    from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+
+    csv_prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    if not csv_prefix:
+        return
+    with Path(f"{csv_prefix}_stats.csv").open("w", newline="", encoding="utf-8") as file:
+        StatsCSV(environment, PERCENTILES_TO_REPORT).requests_csv(csv.writer(file))
+
+
 def save_report(options: Any, report: str) -> None:
     """Keep the table next to Locust's CSV files (when --csv is given) for CI artifacts."""
     csv_prefix = getattr(options, "csv_prefix", None)
@@ -268,3 +291,26 @@ def register_gate(events: Any) -> None:
     """Wire the gate into Locust: its command line options and the check at quit."""
     events.init_command_line_parser.add_listener(add_gate_arguments)
     events.quitting.add_listener(run_gate)
+
+
+# --- Judging result files ----------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Judge a Locust stats CSV or a JMeter JTL against slo.toml: exit 0 pass, 1 miss."""
+    import argparse
+    import sys
+
+    from loadtests.result_files import read_snapshot
+
+    parser = argparse.ArgumentParser(description="Judge a finished load test against slo.toml.")
+    parser.add_argument("results", help="Locust's <prefix>_stats.csv or a JMeter JTL (CSV)")
+    parser.add_argument("--slo-file", default=str(DEFAULT_SLO_FILE), help="budgets to check")
+    arguments = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    checks = evaluate(load_budgets(arguments.slo_file), read_snapshot(arguments.results))
+    print(f"SLO gate ({arguments.slo_file}, {arguments.results})\n{render_table(checks)}")
+    return 0 if all_passed(checks) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,6 +11,7 @@ Locust runs every user class imported here, in proportion to its `weight`.
 from locust import events
 
 from loadtests.gate import register_gate
+from loadtests.jtl import register_jtl_writer
 from loadtests.shapes import selected_shape
 {%- if cookiecutter.example_api == 'yes' %}
 from loadtests.users.api_client import ApiUser
@@ -49,3 +50,5 @@ __all__ = [
 LoadShape = selected_shape()
 
 register_gate(events)
+# --jtl PATH: every request also in a JMeter JTL, judged by the same gate (loadtests/jtl.py).
+register_jtl_writer(events)
