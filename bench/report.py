@@ -10,6 +10,7 @@ from pathlib import Path
 # Row keys used in the measured throughput dict (requests/s per row).
 CEILING = "ceiling"
 CACHED = "cached"
+CATALOGUE = "catalogue_cached"
 UNCACHED = "uncached"
 NGINX = "nginx"
 NAIVE_FLASK_RUN = "naive_flask_run"
