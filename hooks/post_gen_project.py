@@ -43,6 +43,9 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/domain.py",
         "src/{package}/cli.py",
         "src/{package}/services",
+        # The cached fast path serves the example API's list pages.
+        "src/{package}/perf/fast_path.py",
+        "tests/test_fast_path.py",
         # Users' password hashes and the login's rate-limit tests.
         "src/{package}/passwords.py",
         "tests/test_login_security.py",

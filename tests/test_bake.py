@@ -97,7 +97,11 @@ def answers_for(combination_id: str) -> dict[str, str]:
 # Conditions (all (option, value) pairs hold) -> paths that must exist. The example
 # tasks serve the example API, so tasks.py needs both Celery and the example API.
 PRESENT_WHEN: dict[tuple[tuple[str, str], ...], tuple[str, ...]] = {
-    (("use_celery", "yes"),): ("src/{package}/celery_app.py", "src/{package}/worker.py"),
+    (("use_celery", "yes"),): (
+        "src/{package}/celery_app.py",
+        "src/{package}/worker.py",
+        "src/{package}/observability/celery_signals.py",
+    ),
     (("use_celery", "yes"), ("example_api", "yes")): ("src/{package}/tasks.py",),
     (("example_api", "yes"),): (
         "src/{package}/api/__init__.py",
@@ -129,6 +133,7 @@ ABSENT_WHEN: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/worker.py",
         "src/{package}/tasks.py",
         "src/{package}/api/reports.py",
+        "src/{package}/observability/celery_signals.py",
     ),
     ("example_api", "no"): (
         "src/{package}/api",

@@ -5,10 +5,13 @@ Check a change with:
     gunicorn --check-config -c gunicorn.conf.py {{ cookiecutter.package_name }}.wsgi:app
 """
 
+import contextlib
 import ctypes
 import os
 import signal
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 {%- if cookiecutter.gunicorn_worker_class == 'gevent' %}
 
@@ -115,11 +118,25 @@ with exit_on_config_error("gunicorn"):
     accesslog = env_str("GUNICORN_ACCESS_LOG", "-")
     errorlog = env_str("GUNICORN_ERROR_LOG", "-")
     loglevel = env_str("GUNICORN_LOG_LEVEL", "info")
-    # %(D)s is the request time in microseconds; the request id set by the load balancer
-    # ties a line here to the proxy's access log.
+    # %(D)s is the request time in microseconds. The request id is the response's (`o`):
+    # the balancer's id when it sent a valid one, else the one the app made, so a line
+    # here always matches the app's log lines and the JSON error body of that request.
     access_log_format = env_str(
         "GUNICORN_ACCESS_LOG_FORMAT",
-        '%(h)s %(t)s "%(r)s" %(s)s %(B)s %(D)sus rid=%({x-request-id}i)s "%(a)s"',
+        '%(h)s %(t)s "%(r)s" %(s)s %(B)s %(D)sus rid=%({x-request-id}o)s "%(a)s"',
+    )
+
+    # --- Metrics ---
+    # prometheus_client's multiprocess mode: every worker writes its numbers to files in
+    # this folder and /metrics adds them up. One folder per master (its pid), in memory
+    # where /dev/shm exists, so instances on one host never mix their numbers; set
+    # PROMETHEUS_MULTIPROC_DIR to choose it. Set here, before any worker imports the app.
+    os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR",
+        os.path.join(
+            "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
+            f"{{ cookiecutter.package_name }}-metrics-{os.getpid()}",
+        ),
     )
 
 
@@ -148,3 +165,39 @@ def post_fork(server: Any, worker: Any) -> None:
     # The master may have died before the call above: then no signal will ever come.
     if os.getppid() != server.pid:
         sys.exit(0)
+
+
+# --- Metrics across workers (see Metrics above) ---
+def on_starting(server: Any) -> None:
+    """In the master, before any worker: start from an empty metrics folder.
+
+    Files left by an earlier run would add old counts to this one's.
+    """
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    # Only prometheus_client's own files: the folder may be one the operator chose.
+    for stale in folder.glob("*.db"):
+        stale.unlink(missing_ok=True)
+
+
+def post_worker_init(worker: Any) -> None:
+    """A worker booted: count it among the live ones."""
+    from {{ cookiecutter.package_name }}.observability.metrics import mark_worker_alive
+
+    mark_worker_alive()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker exited: drop its live gauges (in flight, pool, alive) from the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    """The master stops: its metrics files have no reader left."""
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    for stale in folder.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: someone else's files, leave them
+        folder.rmdir()

@@ -21,6 +21,7 @@ from {{ cookiecutter.package_name }}.cli import register_commands
 from {{ cookiecutter.package_name }}.errors import register_error_handlers
 from {{ cookiecutter.package_name }}.extensions import cache, compress, db{% if cookiecutter.example_api == 'yes' %}, limiter{% endif %}, migrate
 from {{ cookiecutter.package_name }}.health import health_bp
+from {{ cookiecutter.package_name }}.observability import register_logging, register_observability
 from {{ cookiecutter.package_name }}.perf import register_perf_tools
 {%- if cookiecutter.example_api == 'yes' %}
 from {{ cookiecutter.package_name }}.perf.fast_path import install_fast_path
@@ -48,6 +49,7 @@ def create_app(config: str | Config | type[Config] | None = None) -> Flask:
     app = Flask(__name__)
 {%- endif %}
     load_settings(app, config)
+    register_logging(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -61,6 +63,7 @@ def create_app(config: str | Config | type[Config] | None = None) -> Flask:
 {%- if cookiecutter.example_api == 'yes' %}
     register_cli(app)
 {%- endif %}
+    register_observability(app)
     register_perf_tools(app)
 {%- if cookiecutter.use_celery == 'yes' %}
     register_celery(app)

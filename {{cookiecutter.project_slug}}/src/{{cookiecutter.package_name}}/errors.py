@@ -8,6 +8,8 @@ from flask import Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
+from {{ cookiecutter.package_name }}.observability.request_id import current_request_id
+
 JSON_PATH_PREFIXES = ("/api/", "/healthz", "/readyz")
 
 
@@ -46,10 +48,16 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, message: str, fields: dict[str, Any] | None = None) -> Response:
-    """The one error body shape: {"error": {"status", "message", "fields"?}}."""
+    """The one error body shape: {"error": {"status", "message", "fields"?, "request_id"}}.
+
+    The request id lets a client's bug report point at the server's log lines.
+    """
     body: dict[str, Any] = {"status": status, "message": message}
     if fields:
         body["fields"] = fields
+    request_id = current_request_id()
+    if request_id:
+        body["request_id"] = request_id
     response = jsonify(error=body)
     response.status_code = status
     return response

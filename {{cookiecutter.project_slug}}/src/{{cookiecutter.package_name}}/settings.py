@@ -259,6 +259,7 @@ class Config:
         self.init_job_settings()
 {%- endif %}
         self.init_performance_settings()
+        self.init_observability_settings()
         self.init_security_settings()
 {%- if cookiecutter.example_api == 'yes' and cookiecutter.web_pages == 'yes' %}
         self.init_web_settings()
@@ -286,6 +287,17 @@ class Config:
         self.JOB_TEST_PAUSE_AT = env_str("JOB_TEST_PAUSE_AT")
         self.JOB_TEST_PAUSE_SECONDS = env_float("JOB_TEST_PAUSE_SECONDS", 30.0)
 {%- endif %}
+
+    def init_observability_settings(self) -> None:
+        """Logs and metrics (observability/)."""
+        # JSON lines for log collectors in production; text a person reads in development.
+        self.LOG_FORMAT = env_str("LOG_FORMAT", "text" if self.DEBUG else "json")
+        if self.LOG_FORMAT not in {"json", "text"}:
+            raise ConfigError(f"LOG_FORMAT={self.LOG_FORMAT!r} is unknown; choose json or text")
+        self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+        # Prometheus /metrics on each instance (not through the balancer): on, since the
+        # counting costs under 5 % of the fastest endpoint's throughput (bench/).
+        self.METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
 
     def init_security_settings(self) -> None:
         """Proxies, {% if cookiecutter.example_api == 'yes' %}the login rate limit, demo data and {% endif %}what responses reveal (security.py)."""

@@ -57,6 +57,7 @@ class CircuitBreaker:
         with self._lock:
             self._failing = False
             self._open_until = 0.0
+        cache_stats.record_breaker(is_open=False)
         logger.warning("cache backend answers again; caching resumed")
 
     def record_failure(self, error: Exception) -> None:
@@ -66,6 +67,7 @@ class CircuitBreaker:
             self._failing = True
             self._open_until = monotonic() + self.cooldown_seconds
         if first_failure:
+            cache_stats.record_breaker(is_open=True)
             logger.warning(
                 "cache backend failed (%s: %s); serving uncached, retrying in %g s",
                 type(error).__name__,

@@ -59,6 +59,8 @@ def create_job(kind: JobKind, owner_id: int, payload: str | None = None) -> Job:
     job = Job(kind=kind, owner_id=owner_id, status=JobStatus.PENDING, payload=payload)
     db.session.add(job)
     db.session.commit()
+    # Logged with the request's id, like the task's lines later: the two can be joined.
+    logger.info("%s job %s created", kind.value, job.id)
     return job
 
 
