@@ -582,3 +582,27 @@ def test_the_balancer_check_names_a_missing_binary_in_one_line(
         "stack: nginx not found at /nonexistent; install it (apt-get install nginx, "
         "brew install nginx) or set NGINX=/path/to/nginx"
     ], result.stderr
+
+
+def test_a_redis_that_does_not_answer_is_one_line_and_nothing_runs(
+    refusal_project: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    require_executable("nginx")
+    project, env = refusal_project
+    closed_port = free_port()
+    env = {
+        **env,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}",
+        "REDIS_URL": f"redis://127.0.0.1:{closed_port}/0",
+    }
+
+    result = make(project, env, "stack", timeout=60, check=False)
+
+    said = refusal_lines(result.stdout + result.stderr)
+    assert result.returncode != 0
+    assert said == [
+        f"stack: Redis at redis://127.0.0.1:{closed_port}/0 (REDIS_URL) does not answer; "
+        "start it or fix REDIS_URL in .env"
+    ], said
+    assert not processes_running_from(project)
+    assert supervisord_pid(project) is None
