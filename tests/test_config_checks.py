@@ -312,6 +312,8 @@ def test_compose_and_dockerfile_reference_what_exists(bakes, variant: str) -> No
     assert "USER app" in dockerfile and dockerfile.count("FROM ") == 2
     for source in re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile, re.M):
         for path in source.split():
+            if "*" in path:
+                continue  # a pattern copies what it finds: uv.lock* before the lock exists
             assert (project / path).exists(), f"Dockerfile copies missing {path}"
     assert "{{" not in dockerfile and "{%" not in (project / "compose.yaml").read_text()
 

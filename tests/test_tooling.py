@@ -245,3 +245,75 @@ def test_default_bake_tests_run_with_coverage_without_services(baked: Path) -> N
     skipped = counts.get("skipped", 0)
     assert counts["passed"] >= 9 * skipped, f"too many tests skipped: {counts}"
     print(json.dumps(counts))
+
+
+# --- uv.lock -----------------------------------------------------------------------------
+
+
+@per_option_set("default", "gitlab")
+def test_install_image_and_ci_use_the_lock_and_the_bake_needs_no_network(
+    baked: Path, request: pytest.FixtureRequest
+) -> None:
+    """The offline hook writes no lock; make, the image and CI install from it once it exists."""
+    assert not (baked / "uv.lock").exists()
+    makefile = (baked / "Makefile").read_text(encoding="utf-8")
+    assert "$(UV) sync --locked --all-extras" in makefile
+    assert re.search(r"^lock: ", makefile, re.MULTILINE)
+    dockerfile = (baked / "Dockerfile").read_text(encoding="utf-8")
+    assert "COPY pyproject.toml uv.lock* ./" in dockerfile
+    assert "uv export --locked --no-dev --no-emit-project" in dockerfile
+    if request.node.callspec.id == "default":
+        steps = [step for job in workflow(baked)["jobs"].values() for step in job["steps"]]
+        runs = [step["run"] for step in steps if "run" in step]
+        assert runs.count("make sync") == len(workflow(baked)["jobs"])
+        assert not any("pip install" in run for run in runs)
+    else:
+        pipeline = yaml.safe_load((baked / ".gitlab-ci.yml").read_text(encoding="utf-8"))
+        assert "make sync" in pipeline["default"]["before_script"]
+
+
+def make_in(project: Path, *args: str, check: bool = True):
+    """The project's make, with the template venv's uv on PATH and no outer make state."""
+    outer = {"MAKEFLAGS": "", "MAKELEVEL": "", "MFLAGS": "", "VIRTUAL_ENV": ""}
+    return run_in_project(
+        project, "make", "--no-print-directory", *args, env=outer, check=check, timeout=900
+    )
+
+
+@pytest.mark.live
+@pytest.mark.slow
+def test_first_sync_writes_the_lock_and_later_ones_install_from_it(tmp_path: Path) -> None:
+    """`make sync` resolves uv.lock once (and says to commit it), then installs it exactly."""
+    project = bake(tmp_path, database="sqlite", use_celery="no", cache_backend="none")
+    first = make_in(project, "sync")
+    assert "uv.lock created: commit it" in first.stdout
+    lock = (project / "uv.lock").read_text(encoding="utf-8")
+    assert 'name = "flask"' in lock
+    assert (project / ".venv" / "bin" / "pytest").exists()
+
+    again = make_in(project, "sync")
+    assert "uv.lock created" not in again.stdout
+    assert (project / "uv.lock").read_text(encoding="utf-8") == lock
+
+    # What the image installs: the lock's runtime pins with their hashes, no dev tools.
+    exported = run_in_project(
+        project,
+        str(VENV_BIN / "uv"),
+        "export",
+        "--locked",
+        "--no-dev",
+        "--no-emit-project",
+        "--format",
+        "requirements-txt",
+    ).stdout
+    assert re.search(r"^flask==\S+ \\$", exported, re.MULTILINE)
+    assert "--hash=sha256:" in exported
+    assert not re.search(r"^(pytest|ruff|mypy)==", exported, re.MULTILINE)
+
+    # A dependency added without `make lock` is refused instead of installed unpinned.
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(text.replace('    "flask>=', '    "six>=1.16",\n    "flask>=', 1))
+    stale = make_in(project, "sync", check=False)
+    assert stale.returncode != 0
+    assert "uv lock" in stale.stdout + stale.stderr
