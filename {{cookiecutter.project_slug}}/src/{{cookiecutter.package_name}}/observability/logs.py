@@ -42,7 +42,7 @@ class StderrHandler(logging.StreamHandler):
     redirecting its streams) still gets the lines, as with logging's own last resort.
     """
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         """The current sys.stderr."""
         return sys.stderr
