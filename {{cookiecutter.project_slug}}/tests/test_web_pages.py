@@ -136,7 +136,9 @@ def test_form_without_its_token_is_refused_with_a_page(
     response = client.post("/login", data=data)
     assert response.status_code == 400
     assert response.mimetype == "text/html"
-    assert "security token is missing, wrong or expired" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "security token is missing, wrong or expired" in page
+    assert "Open the login form again" in page
     assert client.get("/account").status_code == 303  # and nobody was logged in
 
 

@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from {{ cookiecutter.package_name }}.errors import error_response, wants_json
 
 CSRF_MESSAGE = (
-    "The form's security token is missing, wrong or expired; reload the page and send it again."
+    "The form's security token is missing, wrong or expired; open the form again and resend it."
 )
 
 
