@@ -23,7 +23,23 @@ from gevent import monkey
 monkey.patch_all()
 {%- endif %}
 
-from {{ cookiecutter.package_name }}.settings import ({% if cookiecutter.gunicorn_worker_class == 'gevent' %}  # noqa: E402 - after the patch, on purpose{% endif %}
+# --- Metrics ---
+# prometheus_client's multiprocess mode: every worker writes its numbers to files in
+# this folder and /metrics adds them up. One folder per master (its pid), in memory
+# where /dev/shm exists, so instances on one host never mix their numbers; set
+# PROMETHEUS_MULTIPROC_DIR to choose it. prometheus_client reads the variable when it is
+# imported, and importing the settings below imports the package (whose metrics open
+# their files at once): so it is set, and the folder made, first.
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR",
+    os.path.join(
+        "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
+        f"{{ cookiecutter.package_name }}-metrics-{os.getpid()}",
+    ),
+)
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+from {{ cookiecutter.package_name }}.settings import (  # noqa: E402 - after {% if cookiecutter.gunicorn_worker_class == 'gevent' %}the patch and {% endif %}the metrics folder, on purpose
     env_bool,
     env_int,
     env_str,
@@ -126,19 +142,6 @@ with exit_on_config_error("gunicorn"):
         '%(h)s %(t)s "%(r)s" %(s)s %(B)s %(D)sus rid=%({x-request-id}o)s "%(a)s"',
     )
 
-    # --- Metrics ---
-    # prometheus_client's multiprocess mode: every worker writes its numbers to files in
-    # this folder and /metrics adds them up. One folder per master (its pid), in memory
-    # where /dev/shm exists, so instances on one host never mix their numbers; set
-    # PROMETHEUS_MULTIPROC_DIR to choose it. Set here, before any worker imports the app.
-    os.environ.setdefault(
-        "PROMETHEUS_MULTIPROC_DIR",
-        os.path.join(
-            "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
-            f"{{ cookiecutter.package_name }}-metrics-{os.getpid()}",
-        ),
-    )
-
 
 # --- Worker lifetime ---
 # A worker orphaned by a killed master (SIGKILL, the OOM killer) would notice only on its
@@ -181,10 +184,13 @@ def on_starting(server: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """A worker booted: count it among the live ones."""
+    """A worker booted: count it, and the requests it serves at once, among the live ones."""
     from {{ cookiecutter.package_name }}.observability.metrics import mark_worker_alive
 
-    mark_worker_alive()
+    # Greenlets serve worker_connections at once; sync and gthread workers, threads.
+    cfg = worker.cfg
+    greenlets = cfg.worker_class_str.startswith("gevent")
+    mark_worker_alive(capacity=cfg.worker_connections if greenlets else cfg.threads)
 
 
 def child_exit(server: Any, worker: Any) -> None:

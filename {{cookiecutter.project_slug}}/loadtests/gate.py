@@ -33,6 +33,16 @@ METRICS: dict[str, tuple[str, str]] = {
 }
 # The check every budgeted scope gets implicitly: it must have seen traffic at all.
 SAW_REQUESTS = "requests"
+# [server]: figures the app itself reports on /metrics, sampled during the run
+# (loadtests/server_metrics.py); key -> (label in the table, comparison).
+SERVER = "server"
+SERVER_METRICS: dict[str, tuple[str, str]] = {
+    "pool_wait_p95_ms": ("pool wait p95 ms", "<="),
+    "min_cache_hit_ratio": ("cache hit ratio", ">="),
+    "max_5xx_ratio": ("5xx ratio (app)", "<="),
+}
+# The implicit check of a [server] section: some instance answered /metrics.
+SCRAPED = "scraped"
 
 
 @dataclass(frozen=True)
@@ -78,10 +88,38 @@ def parse_budgets(document: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     }
     if TOTAL in document:
         budgets[TOTAL] = _metric_table(TOTAL, document[TOTAL])  # last: the table ends with it
-    unknown = set(document) - {TOTAL, "routes"}
+    unknown = set(document) - {TOTAL, "routes", SERVER}
     if unknown:
-        raise ValueError(f"slo.toml: unknown section(s) {sorted(unknown)}; use [total] or [routes]")
+        raise ValueError(
+            f"slo.toml: unknown section(s) {sorted(unknown)}; use [total], [routes] or [server]"
+        )
     return budgets
+
+
+def parse_server_budget(document: Mapping[str, Any]) -> dict[str, float]:
+    """The [server] budgets, keys validated like the client's."""
+    table = document.get(SERVER, {})
+    unknown = set(table) - set(SERVER_METRICS)
+    if unknown:
+        raise ValueError(
+            f"slo.toml [server]: unknown key(s) {sorted(unknown)}; known: {list(SERVER_METRICS)}"
+        )
+    return {metric: float(limit) for metric, limit in table.items()}
+
+
+def check_server(budget: Mapping[str, float], measured: Mapping[str, float] | None) -> list[Check]:
+    """Compare the [server] budgets; without any scrape of /metrics they fail as a whole."""
+    if not budget:
+        return []
+    if measured is None:
+        return [Check(SERVER, SCRAPED, None, 0, passed=False)]
+    checks = []
+    for metric, limit in budget.items():
+        value = measured.get(metric)
+        ceiling = SERVER_METRICS[metric][1] == "<="
+        passed = value is not None and (value <= limit if ceiling else value >= limit)
+        checks.append(Check(SERVER, metric, limit, value, passed))
+    return checks
 
 
 def _metric_table(scope: str, table: Mapping[str, Any]) -> dict[str, float]:
@@ -132,11 +170,11 @@ def format_value(metric: str, value: float | None) -> str:
     """A number as the table shows it: ms whole, ratios as percent, rates with one decimal."""
     if value is None:
         return "-"
-    if metric == "max_error_ratio":
+    if metric in {"max_error_ratio", "min_cache_hit_ratio", "max_5xx_ratio"}:
         return f"{value:.2%}"
     if metric == "min_rps":
         return f"{value:.1f}"
-    if metric == SAW_REQUESTS:
+    if metric in {SAW_REQUESTS, SCRAPED}:
         return f"{value:.0f}"
     return f"{value:g}"
 
@@ -167,14 +205,16 @@ def render_table(checks: list[Check]) -> str:
 
 def metric_label(metric: str) -> str:
     """The table's name for a slo.toml key."""
-    return METRICS[metric][0] if metric in METRICS else metric
+    known = {**METRICS, **SERVER_METRICS}
+    return known[metric][0] if metric in known else metric
 
 
 def budget_text(check: Check) -> str:
     """The budget with its comparison, e.g. "<= 250" or ">= 5.0"."""
     if check.budget is None:
         return "> 0"
-    return f"{METRICS[check.metric][1]} {format_value(check.metric, check.budget)}"
+    comparison = {**METRICS, **SERVER_METRICS}[check.metric][1]
+    return f"{comparison} {format_value(check.metric, check.budget)}"
 
 
 def summary_line(checks: list[Check]) -> str:
@@ -250,9 +290,12 @@ def run_gate(environment: Any, **_kwargs: Any) -> None:
     slo_file = getattr(options, "slo_file", DEFAULT_SLO_FILE)
     save_final_stats(environment)
     checks = evaluate(load_budgets(slo_file), snapshot_from_stats(environment.stats))
+    checks += check_server(load_server_budget(slo_file), server_figures(environment))
     report = f"\nSLO gate ({slo_file}, mode {mode})\n{render_table(checks)}\n"
     print(report, flush=True)
     save_report(options, report)
+    # The overview page (loadtests/server_metrics.py) shows the same table.
+    environment.slo_gate_table = report.strip()
     if mode != "enforce":
         return
     if not all_passed(checks):
@@ -261,6 +304,19 @@ def run_gate(environment: Any, **_kwargs: Any) -> None:
         # Within budget: failures the error-ratio budget allows must not fail the run, but
         # exceptions in the locustfile itself still do (Locust's own exit code then applies).
         environment.process_exit_code = 0
+
+
+def load_server_budget(path: Path | str) -> dict[str, float]:
+    """The [server] budgets of the SLO file."""
+    with Path(path).open("rb") as file:
+        return parse_server_budget(tomllib.load(file))
+
+
+def server_figures(environment: Any) -> dict[str, float] | None:
+    """The run's server-side figures from the sampler's samples (None: never scraped)."""
+    from loadtests.report import server_summary
+
+    return server_summary(getattr(environment, "server_samples", None) or [])
 
 
 def save_final_stats(environment: Any) -> None:

@@ -12,6 +12,7 @@ from locust import events
 
 from loadtests.gate import register_gate
 from loadtests.jtl import register_jtl_writer
+from loadtests.server_metrics import register_sampler
 from loadtests.shapes import selected_shape
 {%- if cookiecutter.example_api == 'yes' %}
 from loadtests.users.api_client import ApiUser
@@ -50,5 +51,8 @@ __all__ = [
 LoadShape = selected_shape()
 
 register_gate(events)
+# Every instance's /metrics sampled during the run: overview.html beside Locust's reports,
+# and the [server] budgets of slo.toml (loadtests/server_metrics.py).
+register_sampler(events)
 # --jtl PATH: every request also in a JMeter JTL, judged by the same gate (loadtests/jtl.py).
 register_jtl_writer(events)

@@ -57,6 +57,12 @@ class StepLoadShape(LoadTestShape):
             self.steps.append(StepResult(users, measured_between(self.step_start, now)))
         self.step_start = now
 
+    def verdict(self) -> str:
+        """The per-step table and the last step within budget (the overview page shows it)."""
+        options = self.runner.environment.parsed_options if self.runner else None
+        slo_file = getattr(options, "slo_file", DEFAULT_SLO_FILE)
+        return render_steps(self.steps, step_budget(load_budgets(slo_file)))
+
     def print_report(self, environment: Any, **_kwargs: Any) -> None:
         """At quit: the per-step table and the capacity that held."""
         if self.runner is None or self.step_start is None:

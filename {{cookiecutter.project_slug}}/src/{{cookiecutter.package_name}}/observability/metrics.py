@@ -109,6 +109,13 @@ DB_QUERY_SECONDS = Histogram(
 WORKERS_ALIVE = Gauge(
     "gunicorn_workers_alive", "Gunicorn worker processes running.", multiprocess_mode="livesum"
 )
+# With requests in flight, tells how busy the workers are (the load-test report's
+# "workers saturated" is in flight >= 90 % of this).
+WORKER_CAPACITY = Gauge(
+    "gunicorn_worker_capacity",
+    "Requests the live workers can serve at once (threads or greenlets per worker).",
+    multiprocess_mode="livesum",
+)
 # liveall: one series per live worker, labelled with its pid by prometheus_client.
 WORKER_CPU_SECONDS = Gauge(
     "worker_cpu_seconds", "CPU seconds this worker has used.", multiprocess_mode="liveall"
@@ -197,9 +204,10 @@ def resident_bytes(usage: Any) -> int:
         return int(usage.ru_maxrss) * 1024
 
 
-def mark_worker_alive() -> None:
+def mark_worker_alive(capacity: int) -> None:
     """Called in each gunicorn worker once it booted; its exit takes the count back."""
     WORKERS_ALIVE.set(1)
+    WORKER_CAPACITY.set(capacity)
     sample_process()
 
 
@@ -299,12 +307,17 @@ def sample_queue_depth() -> None:
         return
     queue = current_app.config["CELERY_QUEUE"]
     try:
-        # A passive declare reads the depth without creating the queue: Redis answers
-        # LLEN, RabbitMQ the queue's message count.
         with celery_app.connection_for_read(connect_timeout=1) as connection:
-            declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+            try:
+                # A passive declare reads the depth without creating the queue: Redis
+                # answers LLEN, RabbitMQ the queue's message count.
+                depth = connection.default_channel.queue_declare(
+                    queue=queue, passive=True
+                ).message_count
+            except connection.channel_errors:
+                depth = 0  # no such queue yet: no worker declared it, nothing was sent
     except Exception:  # a scrape must answer even while the broker is away
         current_app.logger.debug("queue depth unavailable for %s", queue, exc_info=True)
         return
-    CELERY_QUEUE_DEPTH.labels(queue).set(declared.message_count)
+    CELERY_QUEUE_DEPTH.labels(queue).set(depth)
 {%- endif %}
