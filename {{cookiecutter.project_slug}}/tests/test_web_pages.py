@@ -119,6 +119,21 @@ def test_wrong_password_is_refused_on_the_form(client: FlaskClient, user: User) 
     assert client.get("/account").status_code == 303
 
 
+def test_too_many_logins_get_a_page_with_retry_after(
+    make_app: Callable[..., Flask], user: User
+) -> None:
+    client = make_app(LOGIN_RATE_LIMIT="2 per minute").test_client()
+    for _ in range(2):
+        assert log_in(client, password="not-the-password").status_code == 200
+    refused = log_in(client)
+    assert refused.status_code == 429
+    assert refused.mimetype == "text/html"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert "Too many login attempts" in refused.get_data(as_text=True)
+    # Reading the form is not an attempt: only POSTs count.
+    assert client.get("/login").status_code == 200
+
+
 def test_account_page_without_a_session_sends_to_the_login(client: FlaskClient) -> None:
     response = client.get("/account")
     assert response.status_code == 303

@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_limiter import RateLimitExceeded
 from sqlalchemy import select
 
 from {{ cookiecutter.package_name }}.extensions import csrf, db, limiter
@@ -24,11 +25,15 @@ from {{ cookiecutter.package_name }}.services.item_cache import (
     store_under_generation,
 )
 from {{ cookiecutter.package_name }}.web.assets import StaticAssetsBlueprint
+from {{ cookiecutter.package_name }}.web.errors import refuse_too_many_logins
 from {{ cookiecutter.package_name }}.web.forms import LoginForm, LogoutForm
 
 web_bp = StaticAssetsBlueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
 )
+
+# The pages' own answer to the login limit (the app-wide one answers JSON).
+web_bp.register_error_handler(RateLimitExceeded, refuse_too_many_logins)
 
 ITEMS_PER_PAGE = 20
 # Deeper pages would be large OFFSET scans for nobody: 200,000 items is the page cap.
