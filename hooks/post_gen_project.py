@@ -35,6 +35,9 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "loadtests/users/reports.py",
         # The CSV the JMeter plan's report user uploads.
         "loadtests/jmeter/items.csv",
+        # The Kubernetes Celery worker and beat.
+        "deploy/k8s/base/worker-deployment.yaml",
+        "deploy/k8s/base/beat-deployment.yaml",
     ),
     ("example_api", "no"): (
         "src/{package}/api",
@@ -65,6 +68,8 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         "loadtests/users/reports.py",
         "loadtests/users/session.py",
         "loadtests/jmeter/items.csv",
+        # Beat's housekeeping is the example API's jobs.
+        "deploy/k8s/base/beat-deployment.yaml",
         # The example tasks and the tests that drive the example API.
         "src/{package}/tasks.py",
         "tests/test_celery_tasks.py",
@@ -101,6 +106,7 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
     ("load_balancer", "nginx"): ("deploy/haproxy",),
     ("load_balancer", "haproxy"): ("deploy/nginx",),
     ("load_balancer", "none"): ("deploy/nginx", "deploy/haproxy"),
+    ("kubernetes", "no"): ("deploy/k8s",),
     ("use_docker", "no"): (
         "Dockerfile",
         "compose.yaml",

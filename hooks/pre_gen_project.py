@@ -169,6 +169,19 @@ def reject_unsupported_combinations(answers: dict) -> None:
         )
 
 
+def reject_kubernetes_without_its_needs(answers: dict) -> None:
+    """Kubernetes runs the image the Dockerfile builds, on several pods that share a database."""
+    if answers.get("kubernetes") != "yes":
+        return
+    if answers["use_docker"] != "yes":
+        raise AnswerError("kubernetes 'yes' runs the Docker image; choose use_docker yes")
+    if answers["database"] == "sqlite":
+        raise AnswerError(
+            "kubernetes 'yes' runs pods on several nodes, which cannot share a SQLite file; "
+            "choose database postgresql or mysql"
+        )
+
+
 def validate_answers(answers: dict) -> None:
     """Run every check; the first failure stops the bake."""
     validate_slug(answers["project_slug"])
@@ -177,6 +190,7 @@ def validate_answers(answers: dict) -> None:
     validate_free_text(answers)
     parse_app_instances(answers["app_instances"])
     reject_unsupported_combinations(answers)
+    reject_kubernetes_without_its_needs(answers)
 
 
 def main() -> int:

@@ -61,6 +61,7 @@ SUPPORTED_COMBINATIONS: dict[str, dict[str, str]] = {
     "ci-none": {"ci": "none"},
     "no-example-api": {"example_api": "no"},
     "no-web-pages": {"web_pages": "no"},
+    "kubernetes": {"kubernetes": "yes"},
     # The embedded-defaults choices, alone, because most users start there.
     "sqlite": {"database": "sqlite"},
     "no-cache": {"cache_backend": "none"},
@@ -122,6 +123,11 @@ PRESENT_WHEN: dict[tuple[tuple[str, str], ...], tuple[str, ...]] = {
     (("load_balancer", "nginx"),): ("deploy/nginx/{slug}.conf",),
     (("load_balancer", "haproxy"),): ("deploy/haproxy/{slug}.cfg",),
     (("use_docker", "yes"),): ("Dockerfile", "compose.yaml", ".dockerignore"),
+    (("kubernetes", "yes"),): (
+        "deploy/k8s/base/kustomization.yaml",
+        "deploy/k8s/overlays/production/kustomization.yaml",
+    ),
+    (("kubernetes", "yes"), ("use_celery", "yes")): ("deploy/k8s/base/worker-deployment.yaml",),
     (("ci", "github"),): (".github/workflows/ci.yml", ".github/dependabot.yml"),
     (("ci", "gitlab"),): (".gitlab-ci.yml", "renovate.json5"),
 }
@@ -152,6 +158,7 @@ ABSENT_WHEN: dict[tuple[str, str], tuple[str, ...]] = {
     ("load_balancer", "haproxy"): ("deploy/nginx",),
     ("load_balancer", "none"): ("deploy/nginx", "deploy/haproxy"),
     ("use_docker", "no"): ("Dockerfile", "compose.yaml", ".dockerignore"),
+    ("kubernetes", "no"): ("deploy/k8s",),
     ("ci", "github"): (".gitlab-ci.yml", "renovate.json5"),
     ("ci", "gitlab"): (".github",),
     ("ci", "none"): (".github", ".gitlab-ci.yml", "renovate.json5"),
