@@ -300,7 +300,7 @@ def test_compose_and_dockerfile_reference_what_exists(bakes, variant: str) -> No
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if source.startswith("./"):
-                assert (project / source).is_file(), f"{name} mounts missing {source}"
+                assert (project / source).exists(), f"{name} mounts missing {source}"
     assert "gunicorn.conf.py" in services["web"]["command"]
     assert "perf_service.wsgi:app" in services["web"]["command"]
     assert (project / "src" / "perf_service" / "wsgi.py").is_file()
