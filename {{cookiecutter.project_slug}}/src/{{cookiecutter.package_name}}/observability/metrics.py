@@ -23,7 +23,7 @@ import os
 import resource
 from contextvars import ContextVar, Token
 from time import monotonic, perf_counter
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, abort{% if cookiecutter.use_celery == 'yes' %}, current_app{% endif %}, request
 from prometheus_client import (
@@ -230,7 +230,8 @@ def instrument_engine(engine: Engine) -> None:
 
 def watch_pool(engine: Engine) -> None:
     """Time the pool's checkouts and record its size, connections in use and overflow."""
-    pool = engine.pool
+    # instrument_engine watches QueuePools only, and dispose() makes another of the kind.
+    pool = cast(QueuePool, engine.pool)
     DB_POOL_SIZE.set(pool.size())
     # SQLAlchemy has no event before a checkout, so the wait is timed around the pool's
     # public connect(), on this pool object only.
@@ -250,7 +251,7 @@ def watch_pool_use(engine: Engine) -> None:
     """After each checkout and checkin: connections in use and beyond the steady pool."""
 
     def record_pool_use(*_args: Any) -> None:
-        pool = engine.pool
+        pool = cast(QueuePool, engine.pool)
         DB_POOL_CHECKED_OUT.set(pool.checkedout())
         # overflow() counts up from -pool_size while the steady pool fills.
         DB_POOL_OVERFLOW.set(max(pool.overflow(), 0))
