@@ -5,6 +5,7 @@ from __future__ import annotations
 import pstats
 from collections.abc import Callable
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from flask import Flask
@@ -12,6 +13,8 @@ from werkzeug.middleware.profiler import ProfilerMiddleware
 
 from {{ cookiecutter.package_name }} import create_app
 from {{ cookiecutter.package_name }}.settings import ConfigError
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def profiled_app(make_app: Callable[..., Flask], profile_dir: Path) -> Flask:
@@ -97,3 +100,26 @@ def test_profile_report_without_profiles_explains(
     result = make_app().test_cli_runner().invoke(args=["profile-report", "--dir", str(tmp_path)])
     assert result.exit_code != 0
     assert "PROFILER_ENABLED=1" in result.output
+
+
+def test_profile_report_writes_a_flame_graph(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    app = profiled_app(make_app, tmp_path / "profiles")
+    for _ in range(2):
+        app.test_client().get("/healthz")
+    flamegraph = tmp_path / "flame.svg"
+    profiles = str(tmp_path / "profiles")
+    result = app.test_cli_runner().invoke(
+        args=["profile-report", "--dir", profiles, "--flamegraph", str(flamegraph)]
+    )
+    assert result.exit_code == 0, result.output
+    svg = ElementTree.parse(flamegraph).getroot()  # noqa: S314 - the file the command just wrote
+    bars = [
+        (group.findtext(f"{SVG}title") or "", float(group.find(f"{SVG}rect").get("width", 0)))
+        for group in svg.iter(f"{SVG}g")
+    ]
+    assert len(bars) > 10
+    # The request's own frames are there, each no wider than the whole graph.
+    assert any(title.startswith("wsgi_app (app.py") for title, _width in bars), bars[:20]
+    assert all(0 < width <= float(svg.get("width", 0)) for _title, width in bars)

@@ -2,7 +2,8 @@
 
 Profiling roughly doubles request time and writes a file per request, so it is off by
 default and refused in production unless PROFILER_ALLOW_IN_PRODUCTION=1. Read the files
-with `flask profile-report`, which also writes callgrind for kcachegrind/qcachegrind.
+with `flask profile-report`, which also writes callgrind for kcachegrind/qcachegrind and
+a flame graph (SVG) for a browser.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from flask import Flask, current_app
 from werkzeug.middleware.profiler import ProfilerMiddleware
 
 from {{ cookiecutter.package_name }}.perf.callgrind import write_callgrind
+from {{ cookiecutter.package_name }}.perf.flamegraph import write_flamegraph
 from {{ cookiecutter.package_name }}.settings import ConfigError
 
 
@@ -107,8 +109,17 @@ def parse_restrictions(raw: str) -> list[int | float | str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the merged profile in callgrind format to this file.",
 )
+@click.option(
+    "--flamegraph",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a flame graph (SVG, opens in any browser) of the merged profile.",
+)
 def profile_report_command(
-    directory: Path | None, top: int, sort_by: str, callgrind: Path | None
+    directory: Path | None,
+    top: int,
+    sort_by: str,
+    callgrind: Path | None,
+    flamegraph: Path | None,
 ) -> None:
     """Print the top functions across the captured request profiles."""
     folder = directory or profile_dir_of(current_app)
@@ -124,3 +135,7 @@ def profile_report_command(
         # Reload: strip_dirs() above dropped the paths kcachegrind needs to open sources.
         write_callgrind(pstats.Stats(*(str(path) for path in files)), callgrind)
         click.echo(f"callgrind written to {callgrind} (open with kcachegrind or qcachegrind)")
+    if flamegraph is not None:
+        title = f"{len(files)} request profiles from {folder}"
+        bars = write_flamegraph(pstats.Stats(*(str(path) for path in files)), flamegraph, title)
+        click.echo(f"flame graph written to {flamegraph} ({bars} frames; open it in a browser)")
