@@ -38,6 +38,8 @@ PATHS_BY_OPTION: dict[tuple[str, str], tuple[str, ...]] = {
         # The Kubernetes Celery worker and beat.
         "deploy/k8s/base/worker-deployment.yaml",
         "deploy/k8s/base/beat-deployment.yaml",
+        # Request ids and metrics of tasks.
+        "src/{package}/observability/celery_signals.py",
     ),
     ("example_api", "no"): (
         "src/{package}/api",
