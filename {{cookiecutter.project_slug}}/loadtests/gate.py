@@ -353,7 +353,11 @@ def register_gate(events: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Judge a Locust stats CSV or a JMeter JTL against slo.toml: exit 0 pass, 1 miss."""
+    """Judge a Locust stats CSV or a JMeter JTL against slo.toml: exit 0 pass, 1 miss.
+
+    The client-side budgets ([total], [routes]) only: [server] figures come from the
+    app's /metrics sampled while a Locust run is under way, and no result file has them.
+    """
     import argparse
     import sys
 
