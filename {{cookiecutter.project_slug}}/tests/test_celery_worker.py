@@ -7,6 +7,7 @@ tasks, and stops the workers it started by PID.
 from __future__ import annotations
 {% if cookiecutter.database == 'postgresql' %}
 import io
+import json
 {%- endif %}
 import os
 {%- if cookiecutter.database == 'postgresql' %}
@@ -201,3 +202,36 @@ def test_a_task_killed_mid_run_is_redelivered_and_completes_once(
     deliveries = log_path.read_text(errors="replace").count("import_upload[")
     assert deliveries >= 2, "the killed worker's task was delivered again"
 {%- endif %}
+
+
+def test_the_task_logs_with_the_id_of_the_request_that_enqueued_it(
+    broker_client: FlaskClient,
+    auth_headers: dict[str, str],
+    queue: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    log_path = tmp_path / "worker.log"
+    request_id = f"rid-{queue}"
+    accepted = broker_client.post(
+        "/api/reports", headers={**auth_headers, "X-Request-ID": request_id}
+    )
+    assert accepted.headers["X-Request-ID"] == request_id
+    with celery_worker(queue, log_path):
+        job = wait_for_status(
+            broker_client, accepted.json["status_url"], "done", log_path, auth_headers
+        )
+    app_lines = json_lines(capsys.readouterr().err)
+    created = [line for line in app_lines if line["message"].endswith(" created")]
+    done = [
+        line
+        for line in json_lines(log_path.read_text(errors="replace"))
+        if line["message"] == f"report job {job['id']} done (attempt 1)"
+    ]
+    assert created and done, worker_log(log_path)
+    assert {line["request_id"] for line in created + done} == {request_id}
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON log lines in a process's output (production and test settings log JSON)."""
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
