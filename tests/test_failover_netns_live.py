@@ -8,8 +8,9 @@ client load, one host's link is cut (`ip link set <veth> down`) and later restor
 
 - at most 0.1% of the requests fail;
 - the balancer takes the host out (HAProxy: its health check marks the server DOWN in
-  `show servers state`; nginx, whose open-source health checks are passive: no answer
-  comes from that host while its link is down, as the X-Upstream header shows);
+  `show servers state`; nginx, whose open-source health checks are passive: after
+  max_fails failed tries it sends the host no more requests, as the X-Upstream header,
+  which lists every server a request was tried on, shows);
 - and puts it back once it returns (HAProxy: UP again; nginx: it answers requests again).
 
 Every namespace and link this module makes is removed afterwards, even on failure.
@@ -64,6 +65,8 @@ MAX_RETURN_SECONDS = 20.0
 # Load after the host is back, to see it serve again.
 AFTER_RETURN_SECONDS = 3.0
 REQUEST_PATH = "/api/items?limit=5"
+# The upstream's server parameters, as the local stack writes them (scripts/stack.py).
+NGINX_MAX_FAILS = 3
 
 
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -255,7 +258,8 @@ def start_balancer(kind: str, project: Path, net: Network, work: Path) -> Balanc
         run_dir = work / "nginx"
         # The same server parameters as the local stack's upstream (scripts/stack.py).
         servers = "\n".join(
-            f"        server {net.address(host)}:{APP_PORT} max_fails=3 fail_timeout=10s;"
+            f"        server {net.address(host)}:{APP_PORT} "
+            f"max_fails={NGINX_MAX_FAILS} fail_timeout=10s;"
             for host in range(1, HOSTS + 1)
         )
         config = render_balancer_config(
@@ -380,6 +384,18 @@ class SteadyLoad:
                 if outcome.ok and outcome.started >= since and outcome.upstream.endswith(upstream)
             )
 
+    def tried(self, upstream: str, since: float, until: float) -> int:
+        """Requests started in [since, until) that the balancer sent to `upstream` at all.
+
+        nginx's X-Upstream lists every server a request was tried on, in order.
+        """
+        with self.lock:
+            return sum(
+                1
+                for outcome in self.outcomes
+                if since <= outcome.started < until and upstream in outcome.upstream
+            )
+
 
 def wait_until(condition: object, timeout: float, what: str) -> float:
     """Poll `condition()` every 0.2 s; return when it holds, fail the test after `timeout`."""
@@ -482,3 +498,8 @@ def test_a_host_cut_off_is_taken_out_and_back_in_without_failed_requests(
             f"{sorted({outcome.detail for outcome in failed})}"
         )
         assert served_while_cut == 0, f"{cut_name} answered {served_while_cut} while cut off"
+        if kind == "nginx":
+            # Passive health checks: after max_fails failed attempts nginx stops sending
+            # requests to the host for fail_timeout (10 s, longer than the cut lasts).
+            tries = load.tried(cut_name, settled, restored_at)
+            assert tries <= NGINX_MAX_FAILS, f"nginx kept trying {cut_name}: {tries} requests"
