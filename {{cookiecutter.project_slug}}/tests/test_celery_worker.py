@@ -12,10 +12,12 @@ import json
 import os
 {%- if cookiecutter.database == 'postgresql' %}
 import signal
+import socket
 {%- endif %}
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -230,6 +232,24 @@ def test_the_task_logs_with_the_id_of_the_request_that_enqueued_it(
     ]
     assert created and done, worker_log(log_path)
     assert {line["request_id"] for line in created + done} == {request_id}
+
+
+def test_the_worker_serves_its_task_metrics(
+    broker_client: FlaskClient, auth_headers: dict[str, str], queue: str, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "worker.log"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    accepted = broker_client.post("/api/reports", headers=auth_headers)
+    with celery_worker(queue, log_path, CELERY_METRICS_BIND=f"127.0.0.1:{port}"):
+        wait_for_status(broker_client, accepted.json["status_url"], "done", log_path, auth_headers)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    task = 'task="{{ cookiecutter.package_name }}.tasks.generate_report"'
+    assert f'celery_tasks_total{{ '{{' }}state="started",{task}{{ '}}' }} 1.0' in text, text
+    assert f'celery_tasks_total{{ '{{' }}state="succeeded",{task}{{ '}}' }} 1.0' in text, text
+    assert f"celery_task_duration_seconds_count{{ '{{' }}{task}{{ '}}' }} 1.0" in text, text
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

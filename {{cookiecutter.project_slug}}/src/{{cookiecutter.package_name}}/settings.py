@@ -298,6 +298,11 @@ class Config:
         # Prometheus /metrics on each instance (not through the balancer): on, since the
         # counting costs under 5 % of the fastest endpoint's throughput (bench/).
         self.METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+{%- if cookiecutter.use_celery == 'yes' %}
+        # host:port where a Celery worker serves its task metrics; empty: none, since a
+        # worker has no HTTP server otherwise and the port must not clash with another's.
+        self.CELERY_METRICS_BIND = env_str("CELERY_METRICS_BIND")
+{%- endif %}
 
     def init_security_settings(self) -> None:
         """Proxies, {% if cookiecutter.example_api == 'yes' %}the login rate limit, demo data and {% endif %}what responses reveal (security.py)."""

@@ -27,6 +27,6 @@ def register_observability(app: Flask) -> None:
     if app.config["METRICS_ENABLED"]:
         register_metrics(app)
 {%- if cookiecutter.use_celery == 'yes' %}
-    connect_celery_signals()
+    connect_celery_signals(app.config.get("CELERY_METRICS_BIND"))
 {%- endif %}
     install_middleware(app, measure=app.config["METRICS_ENABLED"])

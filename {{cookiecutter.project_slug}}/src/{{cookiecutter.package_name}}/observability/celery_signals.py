@@ -2,17 +2,25 @@
 
 When a request enqueues a task, its id goes into the message's headers; the worker
 makes it current while the task runs, so the task's log lines carry the id of the
-request that asked for it. Task runs are counted by outcome and timed for /metrics.
+request that asked for it. Task runs are counted by outcome and timed; a worker serves
+them on CELERY_METRICS_BIND (prometheus_client's own small HTTP server: a worker has no
+web server, and one port per worker host keeps them apart from the web instances').
 """
 
 from __future__ import annotations
 
+import os
 from time import perf_counter
 from typing import Any
 
 from celery import signals
+from prometheus_client import multiprocess, start_http_server
 
-from {{ cookiecutter.package_name }}.observability.metrics import CELERY_TASK_SECONDS, CELERY_TASKS
+from {{ cookiecutter.package_name }}.observability.metrics import (
+    CELERY_TASK_SECONDS,
+    CELERY_TASKS,
+    scrape_registry,
+)
 from {{ cookiecutter.package_name }}.observability.request_id import (
     bind_request_id,
     current_request_id,
@@ -27,8 +35,20 @@ STARTED_ATTR = "metrics_started"
 ID_CONTEXT_ATTR = "request_id_context"
 
 
-def connect_celery_signals() -> None:
-    """Connect the handlers below (idempotent: Celery ignores a second connect)."""
+def connect_celery_signals(metrics_bind: str | None) -> None:
+    """Connect the handlers below (idempotent: Celery ignores a second connect).
+
+    With `metrics_bind` (host:port, CELERY_METRICS_BIND) a worker serves its own
+    /metrics there once it is ready.
+    """
+    if metrics_bind:
+
+        def serve_metrics(**_kwargs: Any) -> None:
+            host, _, port = metrics_bind.rpartition(":")
+            start_http_server(int(port), addr=host or "127.0.0.1", registry=scrape_registry())
+
+        signals.worker_ready.connect(serve_metrics, weak=False)
+        signals.worker_process_shutdown.connect(forget_pool_process, weak=False)
     signals.before_task_publish.connect(add_request_id_header, weak=False)
     signals.task_prerun.connect(start_task, weak=False)
     signals.task_postrun.connect(end_task, weak=False)
@@ -83,6 +103,12 @@ def count_failure(sender: Any = None, **_kwargs: Any) -> None:
 def count_retry(sender: Any = None, **_kwargs: Any) -> None:
     """A run that raised and was scheduled again."""
     CELERY_TASKS.labels(sender.name, "retried").inc()
+
+
+def forget_pool_process(**_kwargs: Any) -> None:
+    """A prefork pool process exits: its live gauges leave the sums (multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(os.getpid())
 
 
 def keep_app_logging(**_kwargs: Any) -> None:
