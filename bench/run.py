@@ -1,11 +1,19 @@
-"""`make bench`: the generated service side by side with a raw-WSGI ceiling and a naive app.
+"""`make bench`: the generated service side by side with its floors and its alternatives.
 
-Bakes the default project into a temporary directory, points it at a throwaway
-PostgreSQL database and a dedicated Redis DB, seeds it, then measures each row with wrk
-for a bounded time, one server at a time, on loopback. Writes bench/results/latest.md
-and latest.json. Exits non-zero when a server does not come up or any request fails;
-never because of a figure. Settings: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS,
-BENCH_ITEMS, BENCH_KEEP=1 (keep the build directory and server logs).
+Bakes the default project, seeds a throwaway PostgreSQL database (BENCH_ITEMS rows,
+100 000 by default), starts every server of every row at once, then measures in
+interleaved rounds: each round runs every row once, starting one row further along, so
+a burst of load from elsewhere on the host lands on different rows each round. Each
+measurement records req/s and latency from wrk (through a Lua done() hook printing
+JSON) and the server's CPU time per request from /proc (master and workers, nginx and
+the app instances behind it where a balancer is in front). The report gives medians
+with min-max over the rounds, ratios taken within each round, RSS per worker, cold
+start and bake time, and where each target stands.
+
+Exits non-zero when a server does not come up or any request fails; never because of
+a figure. Knobs: BENCH_ROUNDS (3), BENCH_DURATION (3 s per measurement), BENCH_WARMUP,
+BENCH_CONNECTIONS (32), BENCH_ITEMS, BENCH_KEEP=1 (keep the build directory and logs),
+BENCH_ONLY (comma-separated row keys).
 """
 
 from __future__ import annotations
@@ -23,8 +31,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/run.py`: make the bench package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import report
-from bench.loadgen import WrkError, WrkResult, run_wrk
+import psycopg
+import redis
+
+from bench import report, stats
+from bench.cpu import cpu_seconds, process_tree
 from bench.project import (
     VENV_BIN,
     BakedProject,
@@ -47,52 +58,79 @@ from bench.servers import (
     start_server,
     stop_server,
     wait_until_up,
-    worker_rss_megabytes,
 )
+from bench.wrk import WrkError, WrkResult, run_wrk, write_hook
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 LIST_PATH = "/api/items?page=1&per_page=20"
-BIG_PAGE_PATH = "/api/items?page=1&per_page=100"
+REDIS_BODY_KEY = "bench:body"
 # The server-rendered catalogue's first page, as an anonymous visitor gets it (cached HTML).
 CATALOGUE_PATH = "/?page=1"
+BROWSER_ENCODING = {"Accept-Encoding": "gzip, br"}
+DEEP_PAGES = (1, 400, 4000)
+PER_PAGE = 20
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How long and how hard each row is measured."""
+    """How long, how hard and how often each row is measured."""
 
-    duration_s: float = 10.0
-    warmup_s: float = 2.0
+    rounds: int = 3
+    duration_s: float = 3.0
+    warmup_s: float = 1.0
     connections: int = 32
-    wrk_threads: int = 1
-    items: int = 10_000
+    items: int = 100_000
     keep_build_dir: bool = False
+    only: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
         """Defaults, overridden by BENCH_* variables."""
         env = os.environ
+        only = tuple(key for key in env.get("BENCH_ONLY", "").split(",") if key)
         return cls(
+            rounds=max(1, int(env.get("BENCH_ROUNDS", cls.rounds))),
             duration_s=float(env.get("BENCH_DURATION", cls.duration_s)),
             warmup_s=float(env.get("BENCH_WARMUP", cls.warmup_s)),
             connections=int(env.get("BENCH_CONNECTIONS", cls.connections)),
             items=int(env.get("BENCH_ITEMS", cls.items)),
             keep_build_dir=env.get("BENCH_KEEP", "") == "1",
+            only=only,
         )
 
 
 @dataclass
+class Row:
+    """One line of the table: a URL on a port, and the processes whose CPU it costs."""
+
+    key: str
+    label: str
+    port: int
+    path: str
+    servers: list[Server]
+    headers: dict[str, str] = field(default_factory=dict)
+    expected_status: int = 200
+
+    @property
+    def url(self) -> str:
+        """What wrk loads."""
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+
+@dataclass
 class Run:
-    """One benchmark run: its settings, build directory and every server it started."""
+    """One benchmark run: settings, build directory, servers, rows and what they measured."""
 
     settings: Settings
     build_dir: Path
     servers: list[Server] = field(default_factory=list)
-    rows: list[dict] = field(default_factory=list)
-    compression: list[dict] = field(default_factory=list)
-    memory: dict[str, list[float]] = field(default_factory=dict)
+    rows: list[Row] = field(default_factory=list)
+    samples: list[dict] = field(default_factory=list)
+    memory: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    timings: dict[str, list[float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    hook: Path | None = None
 
     @property
     def log_dir(self) -> Path:
@@ -109,39 +147,52 @@ class Run:
         wait_until_up(server, ready_path)
         return server
 
-    def stop(self, *servers: Server) -> None:
-        """Stop servers by PID and forget them; note any worker gunicorn recycled meanwhile."""
-        for server in servers:
+    def stop_all(self) -> None:
+        """Stop every server by its PID; note workers gunicorn recycled during the run."""
+        for server in list(self.servers):
             stop_server(server)
             self.servers.remove(server)
             recycled = server.log_tail(lines=1_000_000).count("Autorestarting worker")
             if recycled:
                 self.notes.append(
-                    f"{server.name}: gunicorn recycled {recycled} worker(s) during its rows "
+                    f"{server.name}: gunicorn recycled {recycled} worker(s) during the run "
                     "(max_requests); each restart re-imports the app."
                 )
 
-    def load(self, port: int, path: str, headers: dict[str, str] | None = None) -> WrkResult:
-        """Warm up, then measure one URL with wrk; any failed request raises WrkError."""
-        url = f"http://127.0.0.1:{port}{path}"
-        settings = self.settings
-        run_wrk(url, seconds=settings.warmup_s, connections=settings.connections, headers=headers)
+    def add_row(self, row: Row) -> None:
+        """Check the row answers as expected, then keep it for the rounds."""
+        if self.settings.only and row.key not in self.settings.only:
+            return
+        status, headers, _ = http_get(row.port, row.path, row.headers)
+        if status != row.expected_status:
+            raise ServerError(f"{row.key}: {row.url} answered {status}, not {row.expected_status}")
+        self.rows.append(row)
+
+    def measure(self, row: Row, round_index: int) -> None:
+        """One measurement: wrk for the duration, server CPU before and after."""
+        roots = [server.pid for server in row.servers]
+        before = cpu_seconds(roots)
+        result = self.load(row, self.settings.duration_s)
+        spent = cpu_seconds(roots) - before
+        self.samples.append(
+            {
+                "key": row.key,
+                "round": round_index,
+                **result.as_dict(),
+                "cpu_us_per_request": stats.cpu_us_per_request(spent, result.requests),
+            }
+        )
+
+    def load(self, row: Row, seconds: float) -> WrkResult:
+        """wrk against a row; any failed request raises WrkError."""
+        assert self.hook is not None
         return run_wrk(
-            url, seconds=settings.duration_s, connections=settings.connections, headers=headers
+            row.url,
+            script=self.hook,
+            seconds=seconds,
+            connections=self.settings.connections,
+            headers=row.headers,
         )
-
-    def measure_row(self, number: str, key: str, label: str, port: int, path: str) -> WrkResult:
-        """Measure one table row and record it."""
-        say(f"row {number}: {label}")
-        result = self.load(port, path)
-        self.rows.append(
-            {"number": number, "key": key, "label": label, "path": path, **result.as_dict()}
-        )
-        return result
-
-    def record_memory(self, name: str, server: Server) -> None:
-        """Record VmRSS of each worker of a gunicorn master."""
-        self.memory[name] = worker_rss_megabytes(server.pid)
 
 
 def say(message: str) -> None:
@@ -163,285 +214,490 @@ def gunicorn_argv(config: Path, app: str, port: int, run: Run, name: str) -> lis
     ]
 
 
-def expect_ok(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[dict, bytes]:
-    """GET path and fail loudly unless it answers 200; return headers and raw body."""
-    status, response_headers, body = http_get(port, path, headers)
-    if status != 200:
-        raise ServerError(f"GET {path} on :{port} answered {status}: {body[:300]!r}")
-    return response_headers, body
-
-
-def start_generated_app(run: Run, project: BakedProject, env: dict, name: str) -> Server:
+def start_generated_app(
+    run: Run, project: BakedProject, env: dict, name: str, **overrides: str
+) -> Server:
     """The baked app under its own gunicorn config on a free port, up once /healthz answers."""
     port = free_port()
     return run.start(
         name,
         gunicorn_argv(project.gunicorn_config, f"{project.package}.wsgi:app", port, run, name),
         port=port,
-        env=env,
+        env={**env, **overrides},
         cwd=project.root,
         ready_path="/healthz",
     )
 
 
-def measure_cached_app(run: Run, project: BakedProject, env: dict) -> bytes:
-    """Rows 2, 2b and 6 plus memory: the generated app direct to gunicorn; returns the list body."""
-    server = start_generated_app(run, project, env, "app-cached")
-    port = server.port
-    expect_ok(port, LIST_PATH)  # fill the cache before warming up
-    headers, body = expect_ok(port, LIST_PATH)
-    run.notes.append(
-        f"Row 2 answers X-Cache: {headers.get('x-cache', '(no header)')} after the first request."
-    )
-    run.measure_row(
-        "2", report.CACHED, "generated app, cached list, direct to gunicorn", port, LIST_PATH
-    )
-    expect_ok(port, CATALOGUE_PATH)  # fill the page cache before warming up
-    page_headers, _ = expect_ok(port, CATALOGUE_PATH)
-    run.notes.append(
-        f"Row 2b answers X-Cache: {page_headers.get('x-cache', '(no header)')} after the first "
-        "request."
-    )
-    run.measure_row(
-        "2b",
-        report.CATALOGUE,
-        "generated app, cached catalogue page (HTML), direct to gunicorn",
-        port,
-        CATALOGUE_PATH,
-    )
-    measure_compression(run, port)
-    run.record_memory("generated app (cached rows 2, 2b and 6)", server)
-    run.stop(server)
-    return body
-
-
-def measure_compression(run: Run, port: int) -> None:
-    """Row 6: body bytes on the wire and throughput for each Accept-Encoding."""
-    for encoding in ("identity", "gzip", "br"):
-        request_headers = {} if encoding == "identity" else {"Accept-Encoding": encoding}
-        headers, body = expect_ok(port, BIG_PAGE_PATH, request_headers)
-        sent_encoding = headers.get("content-encoding", "identity")
-        if sent_encoding != encoding:
-            run.notes.append(
-                f"Accept-Encoding: {encoding} was answered with {sent_encoding}; row skipped."
-            )
-            continue
-        say(f"row 6: per_page=100, Accept-Encoding {encoding}")
-        result = run.load(port, BIG_PAGE_PATH, request_headers)
-        run.compression.append({"encoding": encoding, "body_bytes": len(body), **result.as_dict()})
-
-
-def measure_ceiling(run: Run, project: BakedProject, env: dict, body: bytes) -> None:
-    """Row 1: raw WSGI callable returning the same bytes, under the same gunicorn config."""
-    body_file = run.build_dir / "ceiling-body.json"
-    body_file.write_bytes(body)
+def start_reference(
+    run: Run, project: BakedProject, env: dict, name: str, module: str, **extra: str
+) -> Server:
+    """A reference app from bench/apps under the project's own gunicorn settings."""
     port = free_port()
-    ceiling_env = {**env, "BENCH_CEILING_BODY": str(body_file), "PYTHONPATH": str(BENCH_DIR)}
-    server = run.start(
-        "ceiling",
-        gunicorn_argv(project.gunicorn_config, "ceiling_app:app", port, run, "ceiling"),
+    reference_env = {**env, "PYTHONPATH": with_apps(env), **extra}
+    return run.start(
+        name,
+        gunicorn_argv(project.gunicorn_config, f"{module}:app", port, run, name),
         port=port,
-        env=ceiling_env,
+        env=reference_env,
         cwd=project.root,
         ready_path=LIST_PATH,
     )
-    _, served = expect_ok(port, LIST_PATH)
-    if served != body:
-        raise ServerError("the ceiling app does not serve the app's bytes")
-    run.measure_row(
-        "1",
-        report.CEILING,
-        "ceiling: raw WSGI callable, same bytes, same gunicorn config",
-        port,
-        LIST_PATH,
-    )
-    run.record_memory("ceiling (raw WSGI, for reference)", server)
-    run.stop(server)
 
 
-def measure_uncached(run: Run, project: BakedProject, env: dict) -> None:
-    """Row 3: the same endpoint baked with cache_backend=none (NullCache: a query every time)."""
-    server = start_generated_app(run, project, env, "app-uncached")
-    port = server.port
-    expect_ok(port, LIST_PATH)
-    headers, _ = expect_ok(port, LIST_PATH)
-    run.notes.append(
-        f"Row 3 answers X-Cache: {headers.get('x-cache', '(no header)')} on a repeated request."
-    )
-    run.measure_row(
-        "3",
-        report.UNCACHED,
-        "generated app, caching disabled (cache_backend=none)",
-        port,
-        LIST_PATH,
-    )
-    run.record_memory("generated app (caching disabled, row 3)", server)
-    run.stop(server)
+def with_apps(env: dict) -> str:
+    """PYTHONPATH with bench/apps first; the project's package stays importable, as its
+    gunicorn.conf.py reads the project's settings."""
+    return os.pathsep.join([str(BENCH_DIR / "apps"), env["PYTHONPATH"]])
 
 
-def measure_behind_nginx(run: Run, project: BakedProject, env: dict) -> None:
-    """Row 4: two app instances behind the project's own loopback nginx config."""
-    # Two workers per instance, as `make stack` runs them (scripts/stack.py).
-    env = {**env, "WEB_CONCURRENCY": "2"}
-    instances = [
-        start_generated_app(run, project, env, f"app-instance-{number}") for number in (1, 2)
+def start_fastapi(run: Run, env: dict, workers: int) -> Server:
+    """FastAPI under uvicorn with as many workers as the app has, no access log."""
+    port = free_port()
+    argv = [
+        str(VENV_BIN / "uvicorn"),
+        "fastapi_redis:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
     ]
-    nginx_dir = run.build_dir / "nginx"
+    fastapi_env = {
+        **env,
+        "PYTHONPATH": str(BENCH_DIR / "apps"),
+        "BENCH_REDIS_URL": redis_url(),
+        "BENCH_REDIS_KEY": REDIS_BODY_KEY,
+    }
+    return run.start(
+        "fastapi", argv, port=port, env=fastapi_env, cwd=BENCH_DIR, ready_path=LIST_PATH
+    )
+
+
+def start_nginx(run: Run, name: str, config_text: str, ready_path: str) -> Server:
+    """nginx in the foreground on a rendered config of its own."""
+    nginx_dir = run.build_dir / name
     nginx_dir.mkdir()
-    lb_port = free_port()
+    port = free_port()
     config = nginx_dir / "nginx.conf"
-    config.write_text(
-        render_local_nginx(
-            (project.root / "deploy" / "nginx" / "local.conf.template").read_text(),
-            run_dir=nginx_dir,
-            log_dir=run.log_dir,
-            lb_port=lb_port,
-            upstream_ports=[instance.port for instance in instances],
+    config.write_text(config_text.replace("@PORT@", str(port)).replace("@DIR@", str(nginx_dir)))
+    return run.start(
+        name,
+        ["nginx", "-p", str(nginx_dir), "-c", str(config), "-e", str(run.log_dir / f"{name}.err")],
+        port=port,
+        env={"PATH": os.environ.get("PATH", "")},
+        cwd=nginx_dir,
+        ready_path=ready_path,
+    )
+
+
+# `user root`: started as root, nginx's worker would otherwise be nobody, who cannot read
+# the private (0700) build directory; started by anyone else, nginx ignores the line.
+STATIC_NGINX = """\
+daemon off;
+user root;
+worker_processes 1;
+pid @DIR@/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path @DIR@/client_body;
+    proxy_temp_path @DIR@/proxy;
+    fastcgi_temp_path @DIR@/fastcgi;
+    uwsgi_temp_path @DIR@/uwsgi;
+    scgi_temp_path @DIR@/scgi;
+    server {
+        listen 127.0.0.1:@PORT@;
+        location = /api/items {
+            default_type application/json;
+            alias @BODY@;
+        }
+    }
+}
+"""
+
+
+def balancer_config(project: BakedProject, run: Run, name: str, ports: list[int]) -> str:
+    """The project's own loopback nginx config, rendered for these instances."""
+    nginx_dir = run.build_dir / name
+    rendered = render_local_nginx(
+        (project.root / "deploy" / "nginx" / "local.conf.template").read_text(),
+        run_dir=nginx_dir,
+        log_dir=run.log_dir,
+        lb_port=0,
+        upstream_ports=ports,
+        static_dir=project.root / "src" / project.package / "web" / "static",
+    )
+    return rendered.replace("127.0.0.1:0;", "127.0.0.1:@PORT@;")
+
+
+def seed_ids_at(database_url: str, positions: list[int]) -> dict[int, int]:
+    """The item id just before each 0-based position in id order (the keyset cursor)."""
+    dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
+    ids = {}
+    with psycopg.connect(dsn) as connection:
+        for position in positions:
+            if position == 0:
+                ids[position] = 0
+                continue
+            row = connection.execute(
+                "SELECT id FROM items ORDER BY id OFFSET %s LIMIT 1", (position - 1,)
+            ).fetchone()
+            if row is None:
+                raise SetupError(f"fewer than {position} items: raise BENCH_ITEMS")
+            ids[position] = row[0]
+    return ids
+
+
+def store_body_in_redis(body: bytes) -> None:
+    """The list page's bytes under the key the bare Flask + Redis and FastAPI rows read."""
+    client = redis.Redis.from_url(redis_url())
+    try:
+        client.set(REDIS_BODY_KEY, body)
+    finally:
+        client.close()
+
+
+def measure_cold_start(
+    run: Run, name: str, argv: list[str], env: dict, cwd: Path, path: str, times: int = 3
+) -> None:
+    """Seconds from spawning a one-worker server to its first 200, `times` times."""
+    seconds = []
+    for attempt in range(times):
+        port = free_port()
+        bound = [part if part != "@PORT@" else f"127.0.0.1:{port}" for part in argv]
+        started = time.perf_counter()
+        server = start_server(
+            f"{name}-cold-{attempt}", bound, port=port, env=env, cwd=cwd, log_dir=run.log_dir
+        )
+        try:
+            while True:
+                if server.process.poll() is not None:
+                    raise ServerError(f"{name} exited before answering:\n{server.log_tail()}")
+                try:
+                    status, _, _ = http_get(port, path, timeout=2.0)
+                except OSError:
+                    status = None
+                if status == 200:
+                    break
+                if time.perf_counter() - started > 30:
+                    raise ServerError(f"{name} did not answer within 30 s")
+                time.sleep(0.005)
+            seconds.append(time.perf_counter() - started)
+        finally:
+            stop_server(server)
+    run.timings[f"cold start: {name}"] = seconds
+
+
+def worker_memory(server: Server) -> dict[str, list[float]]:
+    """RSS and PSS (shared pages split between sharers) of each worker, in MB."""
+    workers = [pid for pid in process_tree(server.pid) if pid != server.pid]
+    rss, pss = [], []
+    for pid in workers:
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        fields = {line.split(":")[0]: line.split()[1] for line in rollup.splitlines()[1:]}
+        rss.append(round(int(fields["Rss"]) / 1024, 1))
+        pss.append(round(int(fields["Pss"]) / 1024, 1))
+    return {"rss_mb": rss, "pss_mb": pss}
+
+
+def setup_rows(
+    run: Run, project: BakedProject, micro_project: BakedProject, env: dict, database_url: str
+) -> None:
+    """Start every server and define every row."""
+    app = start_generated_app(run, project, env, "app")
+    workers = len(process_tree(app.pid)) - 1
+    http_get(app.port, LIST_PATH)  # the first request stores the page
+    status, headers, body = http_get(app.port, LIST_PATH)
+    if status != 200 or headers.get("x-cache") != "HIT":
+        raise ServerError(f"the cached list answered {status}, X-Cache {headers.get('x-cache')}")
+    body_file = run.build_dir / "list-page.json"
+    body_file.write_bytes(body)
+    store_body_in_redis(body)
+    etag = headers["etag"]
+
+    static = start_nginx(
+        run, "nginx-static", STATIC_NGINX.replace("@BODY@", str(body_file)), "/api/items"
+    )
+    raw = start_reference(run, project, env, "raw-wsgi", "raw_wsgi", BENCH_BODY=str(body_file))
+    flask = start_reference(
+        run, project, env, "bare-flask", "bare_flask", BENCH_BODY=str(body_file)
+    )
+    flask_redis = start_reference(
+        run,
+        project,
+        env,
+        "bare-flask-redis",
+        "bare_flask",
+        BENCH_REDIS_URL=redis_url(),
+        BENCH_REDIS_KEY=REDIS_BODY_KEY,
+    )
+    fastapi = start_fastapi(run, env, workers)
+    # Pages not stored, in a key space of its own (the fast path would otherwise find the
+    # pages the cached instance stored); the item count is still cached, as in production.
+    uncached = start_generated_app(
+        run,
+        project,
+        env,
+        "app-uncached",
+        ITEMS_LIST_CACHE_SECONDS="0",
+        CACHE_KEY_PREFIX="bench-uncached:",
+    )
+
+    # Behind the balancer, as `make stack` runs them: two instances of two workers.
+    stack_env = {**env, "WEB_CONCURRENCY": "2"}
+    behind = [start_generated_app(run, project, stack_env, f"app-lb-{n}") for n in (1, 2)]
+    balancer = start_nginx(
+        run,
+        "nginx-balancer",
+        balancer_config(project, run, "nginx-balancer", [s.port for s in behind]),
+        "/healthz",
+    )
+    # The same bake with microcache=yes: its nginx caches the list for the app's s-maxage.
+    micro_env = {
+        **stack_env,
+        "PYTHONPATH": str(micro_project.root / "src"),
+        "ITEMS_SHARED_CACHE_SECONDS": "1",
+    }
+    micro = [start_generated_app(run, micro_project, micro_env, f"app-micro-{n}") for n in (1, 2)]
+    microcache = start_nginx(
+        run,
+        "nginx-microcache",
+        balancer_config(micro_project, run, "nginx-microcache", [s.port for s in micro]),
+        "/healthz",
+    )
+
+    run.add_row(
+        Row("static", "nginx, the same bytes as a static file", static.port, "/api/items", [static])
+    )
+    run.add_row(
+        Row(
+            "raw_wsgi", "raw WSGI callable, project's gunicorn settings", raw.port, LIST_PATH, [raw]
         )
     )
-    nginx = run.start(
-        "nginx",
-        ["nginx", "-p", str(nginx_dir), "-c", str(config), "-e", str(run.log_dir / "nginx.err")],
-        port=lb_port,
-        env=env,
-        cwd=nginx_dir,
-        ready_path="/healthz",
+    run.add_row(
+        Row("bare_flask", "bare Flask view returning the bytes", flask.port, LIST_PATH, [flask])
     )
-    expect_ok(lb_port, LIST_PATH)
-    run.measure_row(
-        "4",
-        report.NGINX,
-        "generated app via nginx upstream, 2 instances x 2 workers (as make stack)",
-        lb_port,
-        LIST_PATH,
+    run.add_row(
+        Row(
+            "bare_flask_redis",
+            "bare Flask + one Redis GET",
+            flask_redis.port,
+            LIST_PATH,
+            [flask_redis],
+        )
     )
-    for number, instance in enumerate(instances, start=1):
-        run.record_memory(f"generated app (instance {number} behind nginx, row 4)", instance)
-    run.stop(nginx, *instances)
+    run.add_row(
+        Row(
+            "fastapi_redis",
+            f"FastAPI, uvicorn ({workers} workers) + redis.asyncio GET",
+            fastapi.port,
+            LIST_PATH,
+            [fastapi],
+        )
+    )
+    run.add_row(
+        Row("cached", "generated app, cached, no Accept-Encoding", app.port, LIST_PATH, [app])
+    )
+    run.add_row(
+        Row(
+            "cached_br",
+            "generated app, cached, Accept-Encoding: gzip, br",
+            app.port,
+            LIST_PATH,
+            [app],
+            dict(BROWSER_ENCODING),
+        )
+    )
+    run.add_row(
+        Row(
+            "revalidated",
+            "generated app, If-None-Match: current ETag (304)",
+            app.port,
+            LIST_PATH,
+            [app],
+            {"If-None-Match": etag},
+            304,
+        )
+    )
+    run.add_row(
+        Row(
+            "balancer",
+            "generated app via the project's nginx, 2 instances x 2 workers",
+            balancer.port,
+            LIST_PATH,
+            [balancer, *behind],
+        )
+    )
+    run.add_row(
+        Row(
+            "microcache",
+            "same, nginx microcache on (app sends s-maxage=1)",
+            microcache.port,
+            LIST_PATH,
+            [microcache, *micro],
+        )
+    )
+    if (project.root / "src" / project.package / "web").is_dir():
+        http_get(app.port, CATALOGUE_PATH)  # the first request stores the page
+        run.add_row(
+            Row(
+                "catalogue",
+                "generated app, cached catalogue page (HTML), no Accept-Encoding",
+                app.port,
+                CATALOGUE_PATH,
+                [app],
+            )
+        )
+    ids = seed_ids_at(database_url, [(page - 1) * PER_PAGE for page in DEEP_PAGES])
+    for page in DEEP_PAGES:
+        offset_path = f"/api/items?page={page}&per_page={PER_PAGE}"
+        key_path = f"/api/items?after={ids[(page - 1) * PER_PAGE]}&per_page={PER_PAGE}"
+        run.add_row(
+            Row(
+                f"offset_{page}",
+                f"uncached page {page} by number (OFFSET)",
+                uncached.port,
+                offset_path,
+                [uncached],
+            )
+        )
+        run.add_row(
+            Row(
+                f"keyset_{page}",
+                f"uncached page {page} by key (after=<id>)",
+                uncached.port,
+                key_path,
+                [uncached],
+            )
+        )
+
+    run.memory["generated app (default settings)"] = worker_memory(app)
+    run.memory["raw WSGI (same gunicorn settings)"] = worker_memory(raw)
+    run.memory["bare Flask"] = worker_memory(flask)
+    run.memory["FastAPI under uvicorn"] = worker_memory(fastapi)
+    run.notes.append(
+        f"The cached page is {len(body)} bytes; X-Cache: HIT before the rounds; the 304 row "
+        f"sends If-None-Match: {etag}."
+    )
 
 
-def measure_naive(run: Run, env: dict) -> None:
-    """Row 5: the hand-written naive app under `flask run`, then under default gunicorn."""
-    naive_env = {
-        key: value
-        for key, value in env.items()
-        if not key.startswith(("WEB_CONCURRENCY", "GUNICORN_"))
-    }
-    naive_env["PYTHONPATH"] = str(BENCH_DIR)
-    port = free_port()
-    flask_run = run.start(
-        "naive-flask-run",
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            "naive_app",
-            "run",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        port=port,
-        env=naive_env,
-        cwd=BENCH_DIR,
-        ready_path=LIST_PATH,
-    )
-    run.measure_row(
-        "5a", report.NAIVE_FLASK_RUN, "naive Flask + SQLAlchemy, `flask run`", port, LIST_PATH
-    )
-    run.stop(flask_run)
-    port = free_port()
-    gunicorn = run.start(
-        "naive-gunicorn",
+def measure_startup(run: Run, project: BakedProject, env: dict) -> None:
+    """Cold start of one worker (generated app and bare Flask) and preload's memory."""
+    one = {**env, "WEB_CONCURRENCY": "1"}
+    config = str(project.gunicorn_config)
+    measure_cold_start(
+        run,
+        "generated app",
         [
             str(VENV_BIN / "gunicorn"),
+            "-c",
+            config,
             "--bind",
-            f"127.0.0.1:{port}",
-            "--control-socket",
-            str(run.build_dir / "naive.ctl"),
-            "naive_app:app",
+            "@PORT@",
+            f"{project.package}.wsgi:app",
         ],
-        port=port,
-        env=naive_env,
-        cwd=BENCH_DIR,
-        ready_path=LIST_PATH,
+        one,
+        project.root,
+        "/healthz",
     )
-    run.measure_row(
-        "5b",
-        report.NAIVE_GUNICORN,
-        "naive app, gunicorn default settings (1 sync worker)",
-        port,
+    bare_env = {
+        **one,
+        "PYTHONPATH": with_apps(env),
+        "BENCH_BODY": str(run.build_dir / "list-page.json"),
+    }
+    measure_cold_start(
+        run,
+        "bare Flask",
+        [str(VENV_BIN / "gunicorn"), "-c", config, "--bind", "@PORT@", "bare_flask:app"],
+        bare_env,
+        project.root,
         LIST_PATH,
     )
-    run.record_memory("naive app under gunicorn (reference)", gunicorn)
-    run.stop(gunicorn)
+    preloaded = start_generated_app(run, project, env, "app-preload", GUNICORN_PRELOAD="1")
+    for _ in range(50):  # touch every worker's code paths a little before reading memory
+        http_get(preloaded.port, LIST_PATH)
+    run.memory["generated app, GUNICORN_PRELOAD=1"] = worker_memory(preloaded)
 
 
-def collect_results(run: Run, project: BakedProject) -> dict:
-    """Everything measured plus the verdicts, as one dict for both reports."""
-    rps = {row["key"]: row["rps"] for row in run.rows}
-    body_bytes = {row["encoding"]: row["body_bytes"] for row in run.compression}
-    app_memory = {
-        name: sizes for name, sizes in run.memory.items() if name.startswith("generated app")
-    }
-    verdicts = [
-        *report.throughput_verdicts(rps),
-        *report.compression_verdicts(body_bytes),
-        report.memory_verdict(app_memory),
-    ]
-    order = {"1": 0, "2": 1, "3": 2, "4": 3, "5a": 4, "5b": 5}
-    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+def run_rounds(run: Run) -> None:
+    """Warm every row once, then every row once per round, starting one further each round."""
+    by_key = {row.key: row for row in run.rows}
+    keys = list(by_key)
+    for row in run.rows:
+        run.load(row, run.settings.warmup_s)
+    for round_index in range(run.settings.rounds):
+        order = stats.round_order(keys, round_index)
+        say(f"round {round_index + 1}/{run.settings.rounds}: {', '.join(order)}")
+        for key in order:
+            run.measure(by_key[key], round_index)
+
+
+def collect_results(run: Run, bake_seconds: float) -> dict:
+    """Everything measured, aggregated, with the targets' verdicts, as one dict."""
+    aggregated = stats.aggregate(run.samples)
     settings = run.settings
+    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
     return {
         "meta": {
             "started_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "cpus": os.cpu_count(),
-            # Other work on the host steals cores from the rows: show how busy it was.
             "load_average_at_end": [round(load, 2) for load in os.getloadavg()],
             "wrk_version": (wrk_version.stdout or wrk_version.stderr).split()[1],
-            "connections": settings.connections,
-            "wrk_threads": settings.wrk_threads,
-            "warmup_s": settings.warmup_s,
+            "rounds": settings.rounds,
             "duration_s": settings.duration_s,
+            "connections": settings.connections,
             "items": settings.items,
-            "redis_db": redis_url().rsplit("/", 1)[1],
-            "bake": ", ".join(f"{k}={v}" for k, v in project.context.items())
-            or "the default answers",
+            "bake_seconds": round(bake_seconds, 2),
             "tried_settings": tried_settings(),
-            "gunicorn": "workers, threads, keep-alive, max_requests as the baked defaults",
         },
-        "rows": sorted(run.rows, key=lambda row: order[row["number"]]),
-        "compression": run.compression,
+        "rows": [
+            {
+                "key": row.key,
+                "label": row.label,
+                "path": row.path,
+                "headers": row.headers,
+                **{figure: spread.as_dict() for figure, spread in aggregated[row.key].items()},
+            }
+            for row in run.rows
+            if row.key in aggregated
+        ],
+        "samples": run.samples,
+        "targets": report.target_verdicts(run.samples, run.memory, run.timings),
         "memory": run.memory,
-        "verdicts": verdicts,
+        "timings": run.timings,
         "notes": run.notes,
     }
 
 
 def benchmark(run: Run) -> dict:
-    """Bake, set up the services, measure every row; return the results."""
+    """Bake, set up the services, start the servers, measure; return the results."""
     say(f"baking into {run.build_dir}")
-    project = bake(run.build_dir / "cached")
-    uncached = bake(run.build_dir / "uncached", cache_backend="none")
+    started = time.perf_counter()
+    project = bake(run.build_dir / "app")
+    bake_seconds = time.perf_counter() - started
+    micro_project = bake(run.build_dir / "microcache", microcache="yes")
     run.log_dir.mkdir(parents=True, exist_ok=True)
+    run.hook = write_hook(run.build_dir)
     flush_redis()
     database = create_database()
-    run.notes.append(f"Throwaway database {database} (dropped at the end).")
     try:
         env = app_environment(project, database)
         say(f"migrating and seeding {run.settings.items} items into {database}")
         migrate_and_seed(project, env, run.settings.items)
-        body = measure_cached_app(run, project, env)
-        measure_ceiling(run, project, env, body)
-        measure_uncached(run, uncached, app_environment(uncached, database))
-        measure_behind_nginx(run, project, env)
-        measure_naive(run, env)
-        return collect_results(run, project)
+        setup_rows(run, project, micro_project, env, env["DATABASE_URL"])
+        run_rounds(run)
+        measure_startup(run, project, env)
+        return collect_results(run, bake_seconds)
     finally:
-        for server in list(run.servers):
-            run.stop(server)
+        run.stop_all()
         drop_database(database)
 
 
@@ -453,17 +709,17 @@ def main() -> int:
     try:
         results = benchmark(run)
         failed = False
-    except (SetupError, ServerError, WrkError, OSError) as exc:
+    except (SetupError, ServerError, WrkError, OSError, psycopg.Error, redis.RedisError) as exc:
         print(f"\nBENCHMARK FAILED: {exc}\nserver logs kept in {run.log_dir}", file=sys.stderr)
         return 1
     finally:
-        for server in list(run.servers):
-            run.stop(server)
+        run.stop_all()
         flush_redis()
         if not (settings.keep_build_dir or failed):
             shutil.rmtree(run.build_dir, ignore_errors=True)
-    # A run with tried settings never overwrites the committed default figures.
-    stem = "tried" if results["meta"]["tried_settings"] else "latest"
+    # A partial or tried-settings run never overwrites the committed figures.
+    partial = results["meta"]["tried_settings"] or settings.only
+    stem = "tried" if partial else "latest"
     markdown_path, json_path = report.write_reports(results, RESULTS_DIR, stem)
     print(report.render_markdown(results))
     say(f"wrote {markdown_path} and {json_path}")

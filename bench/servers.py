@@ -127,42 +127,14 @@ def _exited_unreaped(pid: int, timeout: float) -> bool:
     return False
 
 
-def child_pids(pid: int) -> list[int]:
-    """Direct children of pid (gunicorn workers of a master), from /proc."""
-    children_file = Path(f"/proc/{pid}/task/{pid}/children")
-    with contextlib.suppress(OSError):
-        return [int(child) for child in children_file.read_text().split()]
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            # The command name may hold spaces; the fields after its closing parenthesis do not.
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                children.append(int(stat.parent.name))
-    return sorted(children)
-
-
-def rss_megabytes(pid: int) -> float | None:
-    """Resident set size of pid in MB (VmRSS of /proc/<pid>/status); None once it has exited."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    return None  # a zombie: a worker being recycled has no memory left to report
-
-
-def worker_rss_megabytes(master_pid: int) -> list[float]:
-    """RSS of every live worker (child) of a gunicorn master, in MB."""
-    sizes = []
-    for pid in child_pids(master_pid):
-        with contextlib.suppress(OSError):
-            size = rss_megabytes(pid)
-            if size is not None:
-                sizes.append(round(size, 1))
-    return sizes
-
-
 def render_local_nginx(
-    template: str, *, run_dir: Path, log_dir: Path, lb_port: int, upstream_ports: list[int]
+    template: str,
+    *,
+    run_dir: Path,
+    log_dir: Path,
+    lb_port: int,
+    upstream_ports: list[int],
+    static_dir: Path,
 ) -> str:
     """Fill the @NAME@ placeholders of the project's deploy/nginx/local.conf.template."""
     upstreams = "\n".join(
@@ -173,6 +145,7 @@ def render_local_nginx(
         .replace("@LOG_DIR@", str(log_dir))
         .replace("@LB_PORT@", str(lb_port))
         .replace("@UPSTREAM_SERVERS@", upstreams)
+        .replace("@STATIC_DIR@", str(static_dir))
     )
     directives = "\n".join(
         line for line in rendered.splitlines() if not line.lstrip().startswith("#")

@@ -61,6 +61,7 @@ SUPPORTED_COMBINATIONS: dict[str, dict[str, str]] = {
     "ci-none": {"ci": "none"},
     "no-example-api": {"example_api": "no"},
     "no-web-pages": {"web_pages": "no"},
+    "microcache": {"microcache": "yes"},
     "kubernetes": {"kubernetes": "yes"},
     # The embedded-defaults choices, alone, because most users start there.
     "sqlite": {"database": "sqlite"},

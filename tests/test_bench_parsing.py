@@ -1,5 +1,11 @@
-"""The benchmark's pure parts: wrk output parsing, ratios and verdicts (fast, no servers)."""
+"""The benchmark's pure parts: wrk's JSON result line, CPU accounting, rounds, aggregation.
 
+Fast, no servers: `make bench` itself is not part of `make test`.
+"""
+
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -8,163 +14,170 @@ import pytest
 # bench/ is a package at the template root, beside tests/.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import report  # noqa: E402
-from bench.loadgen import WrkError, parse_wrk_output, to_milliseconds, wrk_command  # noqa: E402
+from bench import report, stats  # noqa: E402
+from bench.cpu import cpu_seconds, process_tree, stat_ticks  # noqa: E402
+from bench.wrk import DONE_HOOK, RESULT_MARKER, WrkError, parse_result, wrk_command  # noqa: E402
 
-WRK_OK = """\
-Running 10s test @ http://127.0.0.1:18931/api/items?page=1&per_page=20
-  1 threads and 32 connections
-  Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency     1.00ms  440.51us   5.34ms   92.95%
-    Req/Sec     8.01k     1.14k    9.46k    72.73%
-  Latency Distribution
-     50%  683.00us
-     75%    1.01ms
-     90%    1.28ms
-     99%    1.20s
-  87390 requests in 10.10s, 12.70MB read
-Requests/sec:   8652.48
-Transfer/sec:      1.26MB"""
-
-WRK_ERRORS = """\
-Running 1s test @ http://127.0.0.1:18933/nope
-  1 threads and 2 connections
-  Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency   742.84us  416.28us   7.39ms   88.94%
-    Req/Sec     2.57k   271.64     2.96k    54.55%
-  Latency Distribution
-     50%  683.00us
-     75%    0.88ms
-     90%    1.10ms
-     99%    2.00m
-  2808 requests in 1.10s, 1.39MB read
-  Socket errors: connect 1, read 2, write 3, timeout 4
-  Non-2xx or 3xx responses: 2808
-Requests/sec:   2553.79
-Transfer/sec:      1.27MB
-"""
+RESULT = {
+    "requests": 30_000,
+    "duration_us": 3_000_000,
+    "bytes": 130_000_000,
+    "connect_errors": 0,
+    "read_errors": 0,
+    "write_errors": 0,
+    "status_errors": 0,
+    "timeouts": 0,
+    "p50_us": 1_500,
+    "p90_us": 3_000,
+    "p99_us": 12_000,
+    "max_us": 40_000,
+}
 
 
-def test_parse_clean_run() -> None:
-    result = parse_wrk_output(WRK_OK)
-
-    assert result.requests == 87390
-    assert result.duration_s == pytest.approx(10.10)
-    assert result.rps == pytest.approx(8652.48)
-    assert result.p50_ms == pytest.approx(0.683)
-    assert result.p75_ms == pytest.approx(1.01)
-    assert result.p99_ms == pytest.approx(1200.0)
-    assert result.error_count == 0
-
-
-def test_parse_counts_socket_errors_and_non_2xx() -> None:
-    result = parse_wrk_output(WRK_ERRORS)
-
-    assert result.socket_errors == {"connect": 1, "read": 2, "write": 3, "timeout": 4}
-    assert result.non_2xx == 2808
-    assert result.error_count == 2818
-    assert result.p99_ms == pytest.approx(120_000.0)
-
-
-def test_parse_without_latency_distribution_fails_loudly() -> None:
-    without_percentiles = "\n".join(
-        line for line in WRK_OK.splitlines() if "%" not in line or "Stdev" in line
+def wrk_output(result: dict) -> str:
+    """What wrk prints: its own report, then the done() hook's line."""
+    return (
+        "Running 3s test @ http://127.0.0.1:1/\n  1 threads and 32 connections\n"
+        "Requests/sec:   9999.99\n" + RESULT_MARKER + json.dumps(result) + "\n"
     )
 
-    with pytest.raises(WrkError, match="not understood"):
-        parse_wrk_output(without_percentiles)
+
+def test_the_result_line_is_read_as_json() -> None:
+    result = parse_result(wrk_output(RESULT))
+    assert result.requests == 30_000
+    assert result.rps == pytest.approx(10_000.0)  # from the counters, not wrk's rounded text
+    assert (result.p50_ms, result.p90_ms, result.p99_ms) == (1.5, 3.0, 12.0)
+    assert result.errors == 0
 
 
-@pytest.mark.parametrize(
-    ("value", "unit", "expected_ms"),
-    [("250.5", "us", 0.2505), ("3.18", "ms", 3.18), ("1.5", "s", 1500.0), ("1", "m", 60_000.0)],
-)
-def test_wrk_time_units(value: str, unit: str, expected_ms: float) -> None:
-    assert to_milliseconds(value, unit) == pytest.approx(expected_ms)
+def test_every_kind_of_failure_is_counted() -> None:
+    failing = {**RESULT, "connect_errors": 1, "read_errors": 2, "status_errors": 3, "timeouts": 4}
+    assert parse_result(wrk_output(failing)).errors == 10
 
 
-def test_wrk_command_is_bounded_and_asks_for_latency() -> None:
+@pytest.mark.parametrize("output", ["Requests/sec: 5.0\n", wrk_output(RESULT) * 2])
+def test_missing_or_repeated_result_lines_fail_loudly(output: str) -> None:
+    with pytest.raises(WrkError):
+        parse_result(output)
+
+
+def test_wrk_command_is_bounded_and_runs_the_hook(tmp_path: Path) -> None:
+    script = tmp_path / "done.lua"
     command = wrk_command(
         "http://127.0.0.1:1/x",
-        seconds=10,
-        connections=32,
+        script=script,
+        seconds=2.4,
+        connections=8,
         threads=1,
-        headers={"Accept-Encoding": "gzip"},
+        headers={"Accept-Encoding": "gzip, br"},
     )
+    assert "--duration=2s" in command and f"--script={script}" in command
+    assert command[-3:] == ["--header", "Accept-Encoding: gzip, br", "http://127.0.0.1:1/x"]
+    assert "done = function(summary, latency, requests)" in DONE_HOOK
 
-    assert "--duration=10s" in command
-    assert "--latency" in command
-    assert command[-3:] == ["--header", "Accept-Encoding: gzip", "http://127.0.0.1:1/x"]
+
+def test_rounds_rotate_so_every_row_leads_once() -> None:
+    keys = ["a", "b", "c"]
+    orders = [stats.round_order(keys, index) for index in range(3)]
+    assert orders == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]]
+    assert {order[0] for order in orders} == set(keys)
+    assert all(sorted(order) == keys for order in orders)
 
 
-def test_ratios_and_their_targets() -> None:
-    rps = {
-        report.CEILING: 10_000.0,
-        report.CACHED: 6_500.0,
-        report.UNCACHED: 1_000.0,
-        report.NGINX: 5_000.0,
-        report.NAIVE_FLASK_RUN: 500.0,
-        report.NAIVE_GUNICORN: 800.0,
+def sample(key: str, round_index: int, rps: float, cpu: float) -> dict:
+    return {
+        "key": key,
+        "round": round_index,
+        "rps": rps,
+        "p50_ms": 1.0,
+        "p99_ms": 5.0,
+        "cpu_us_per_request": cpu,
     }
 
-    verdicts = {v.name.split()[0] + v.name.split()[-1]: v for v in report.throughput_verdicts(rps)}
 
-    assert [round(v.value, 4) for v in verdicts.values()] == [0.65, 6.5, 0.7692, 13.0, 8.125]
-    assert [v.met for v in verdicts.values()] == [True, True, False, True, None]
-
-
-def test_ratio_never_divides_by_zero_or_clamps() -> None:
-    assert report.ratio(5.0, 0.0) is None
-    assert report.ratio(None, 2.0) is None
-    assert report.ratio(30.0, 2.0) == 15.0
-    verdict = report.Verdict("x", report.ratio(1.0, 0.0), ">=", 1.0)
-    assert verdict.met is None
-    assert report.status_text(verdict) == "-"
-
-
-def test_compression_saving_and_memory_budget() -> None:
-    gzip, br = report.compression_verdicts({"identity": 20_000, "gzip": 4_000, "br": 3_000})
-    memory = report.memory_verdict({"app": [61.2, 83.5], "other": [70.0]})
-
-    assert gzip.value == pytest.approx(0.80)
-    assert gzip.met is True
-    assert report.format_value(gzip) == "80.0%"
-    assert br.value == pytest.approx(0.85)
-    assert br.met is None
-    assert memory.value == 83.5
-    assert memory.met is False
-    assert report.status_text(memory) == "MISSED"
-    assert report.format_value(memory) == "83.5 MB"
-    assert report.format_value(report.Verdict("4/2", 0.8977, ">=", 0.9)) == "0.898"
+def test_medians_with_their_range_and_ratios_within_rounds() -> None:
+    samples = [
+        sample("raw", 0, 10_000, 100),
+        sample("app", 0, 8_000, 120),
+        sample("raw", 1, 5_000, 110),  # a noisy round: both rows slow
+        sample("app", 1, 4_000, 140),
+        sample("raw", 2, 9_000, 105),
+        sample("app", 2, 7_000, 130),
+    ]
+    rows = stats.aggregate(samples)
+    assert rows["raw"]["rps"] == stats.Spread(9_000, 5_000, 10_000)
+    assert rows["app"]["cpu_us_per_request"].median == 130
+    paired = stats.paired_ratio(samples, "rps", "app", "raw")
+    assert paired is not None
+    assert paired.median == pytest.approx(0.8)  # every round says 0.8; medians say 0.78
+    assert paired.low == pytest.approx(7 / 9) and paired.high == pytest.approx(0.8)
+    assert stats.paired_ratio(samples, "rps", "app", "missing") is None
+    assert stats.cpu_us_per_request(0.5, 1_000) == 500.0
 
 
-def test_markdown_report_shows_every_section() -> None:
-    row = {"rps": 100.0, "p50_ms": 1.0, "p99_ms": 2.0, "requests": 1000}
+def test_verdicts_use_the_paired_ratio_and_say_when_a_row_is_missing() -> None:
+    samples = [sample("cached", 0, 9_000, 260), sample("raw_wsgi", 0, 10_000, 200)]
+    verdicts = {v["name"]: v for v in report.target_verdicts(samples, {}, {})}
+    cpu = verdicts["cached CPU/request vs raw WSGI"]
+    assert cpu["value"] == pytest.approx(1.3) and cpu["met"] is True
+    assert verdicts["microcache req/s vs nginx static file"]["met"] is None
+    assert verdicts["RSS per web worker, MB"]["value"] is None
+
+
+def test_markdown_report_shows_rows_targets_memory_and_start_up() -> None:
+    samples = [sample("cached", 0, 9_000, 260), sample("raw_wsgi", 0, 10_000, 200)]
+    rows = stats.aggregate(samples)
     results = {
         "meta": {
-            "started_at": "now",
+            "started_at": "2026-01-01 00:00 UTC",
             "cpus": 2,
-            "wrk_version": "4.1.0",
+            "load_average_at_end": [1.0, 1.0, 1.0],
+            "wrk_version": "4.2.0",
+            "rounds": 1,
+            "duration_s": 3.0,
             "connections": 32,
-            "wrk_threads": 1,
-            "warmup_s": 2.0,
-            "duration_s": 10.0,
-            "items": 10_000,
-            "redis_db": "12",
-            "bake": "defaults",
-            "gunicorn": "defaults",
+            "items": 100_000,
+            "bake_seconds": 0.4,
         },
-        "rows": [{"number": "1", "label": "ceiling", **row}],
-        "compression": [{"encoding": "gzip", "body_bytes": 4000, **row}],
-        "memory": {"app": [50.0, 51.5]},
-        "verdicts": [report.Verdict("2/1 x", 0.5, ">=", 0.6)],
+        "rows": [
+            {"key": key, "label": f"row {key}", **{f: s.as_dict() for f, s in figures.items()}}
+            for key, figures in rows.items()
+        ],
+        "targets": report.target_verdicts(
+            samples, {"generated app (default settings)": {"rss_mb": [61.0], "pss_mb": [30.0]}}, {}
+        ),
+        "memory": {"generated app (default settings)": {"rss_mb": [61.0], "pss_mb": [30.0]}},
+        "timings": {"cold start: generated app": [0.5, 0.6]},
         "notes": ["a note"],
     }
-
     markdown = report.render_markdown(results)
+    assert "| row cached | 9,000 (9,000-9,000) |" in markdown
+    assert "| cached CPU/request vs raw WSGI | 1.30 (1.30-1.30) | <= 1.3 | yes |" in markdown
+    assert "| RSS per web worker, MB | 61.00 (61.00-61.00) | <= 60 | **no** |" in markdown
+    assert "0.50, 0.60 s" in markdown and "- a note" in markdown
 
-    assert "| 1 | ceiling | 100 | 1.00 | 2.00 | 1000 |" in markdown
-    assert "| gzip | 4000 |" in markdown
-    assert "| app | 2 | 50.0, 51.5 |" in markdown
-    assert "| 2/1 x | 0.500 | >= 0.600 | MISSED |" in markdown
-    assert "wrk shares the same cores" in markdown
+
+def test_cpu_of_a_process_tree_includes_its_children() -> None:
+    burn = (
+        "import time\nt = time.process_time()\n"
+        "while time.process_time() - t < 0.3: pass\n"
+        "print('burnt', flush=True)\ntime.sleep(30)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", burn], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "burnt"  # 0.3 s of CPU spent, whatever the load
+        own = os.getpid()
+        assert child.pid in process_tree(own)
+        assert stat_ticks(child.pid) > 0
+        assert cpu_seconds([own]) >= cpu_seconds([child.pid]) >= 0.25
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_sections_other_scripts_own_are_kept(tmp_path: Path) -> None:
+    previous = "# Old\n\nold table\n\n## Instrumentation cost\n\nkept table\n"
+    (tmp_path / "latest.md").write_text(previous, encoding="utf-8")
+    assert report.kept_sections(previous) == "\n## Instrumentation cost\n\nkept table\n"
+    assert report.kept_sections("# Only ours\n") == ""

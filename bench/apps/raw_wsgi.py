@@ -1,14 +1,13 @@
-"""The ceiling: a raw WSGI callable that returns fixed JSON bytes, nothing else.
+"""The floor for Python: a raw WSGI callable returning the list page's exact bytes.
 
-run.py fetches the generated app's cached item list once, writes the bytes to the file
-named by BENCH_CEILING_BODY, and serves this module under the project's own gunicorn
-config. No framework, no routing, no I/O: the fastest any app could answer that page.
+No framework, no routing, no I/O; run under the generated project's own gunicorn.conf.py,
+so the row shows what gunicorn itself costs per request.
 """
 
 import os
 from pathlib import Path
 
-BODY = Path(os.environ["BENCH_CEILING_BODY"]).read_bytes()
+BODY = Path(os.environ["BENCH_BODY"]).read_bytes()
 HEADERS = [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))]
 
 

@@ -194,3 +194,17 @@ def test_representation_round_trip_and_malformed_entries() -> None:
 def test_coding_follows_the_client_then_the_server(accept_encoding: str, expected: str) -> None:
     available = ("identity", *{{ "(\"br\", \"gzip\")" if cookiecutter.compression == 'br+gzip' else "(\"gzip\",)" }})
     assert choose_coding(accept_encoding, available) == expected
+
+
+@pytest.mark.parametrize(
+    ("shared_seconds", "expected"), [(0, "no-cache"), (1, "public, s-maxage=1")]
+)
+def test_shared_caches_may_keep_a_page_only_when_allowed(
+    make_app: Any, shared_seconds: int, expected: str
+) -> None:
+    """s-maxage is what lets the balancer's microcache answer; no-cache keeps it out."""
+    app = make_app(ITEMS_SHARED_CACHE_SECONDS=shared_seconds)
+    add_items(app, 2)
+    client = app.test_client()
+    for _ in range(2):  # the view's miss and the cached hit say the same
+        assert client.get(LIST_URL).headers["Cache-Control"] == expected

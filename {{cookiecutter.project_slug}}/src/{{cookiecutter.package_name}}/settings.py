@@ -432,9 +432,11 @@ class Config:
         # bounds how long an unused count takes memory.
         self.ITEMS_TOTAL_CACHE_SECONDS = env_int("ITEMS_TOTAL_CACHE_SECONDS", 300)
         # s-maxage of list pages: how long a shared cache in front (the balancer's
-        # microcache) may serve a page without asking; 1 s absorbs bursts on hot pages
-        # while a write shows within a second. 0 sends no-cache (nothing reuses a page).
-        self.ITEMS_SHARED_CACHE_SECONDS = env_int("ITEMS_SHARED_CACHE_SECONDS", 1)
+        # microcache) may serve a page without asking the app. {% if cookiecutter.microcache == 'yes' %}1 lets the balancer
+        # answer hot pages itself, a write showing within a second; 0 (no-cache) shows
+        # every write on the next read.{% else %}0 (no-cache) shows every write
+        # on the next read; 1 would let a microcache answer hot pages, a second late at most.{% endif %}
+        self.ITEMS_SHARED_CACHE_SECONDS = env_int("ITEMS_SHARED_CACHE_SECONDS", {{ 1 if cookiecutter.microcache == 'yes' else 0 }})
 {%- endif %}
 
     def init_compression_settings(self) -> None:

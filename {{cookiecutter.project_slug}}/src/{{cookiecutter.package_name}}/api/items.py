@@ -108,13 +108,17 @@ def list_keys_from_query(query_string: str) -> tuple[str, str] | None:
 
 
 def list_cache_control(config: dict[str, Any]) -> str:
-    """Cache-Control of list pages: browsers revalidate (cheap: 304 by ETag); shared caches
-    in front (the balancer's microcache) may reuse a page for ITEMS_SHARED_CACHE_SECONDS.
+    """Cache-Control of list pages: shared caches in front (the balancer's microcache) may
+    reuse a page for ITEMS_SHARED_CACHE_SECONDS; browsers revalidate it by ETag (cheap).
+
+    No max-age: with neither max-age nor Last-Modified a browser has no freshness to
+    compute and revalidates, while HAProxy 2.6 refuses to store anything marked max-age=0
+    even when s-maxage allows it.
     """
     shared_seconds = config["ITEMS_SHARED_CACHE_SECONDS"]
     if shared_seconds <= 0:
         return "no-cache"
-    return f"public, max-age=0, s-maxage={shared_seconds}"
+    return f"public, s-maxage={shared_seconds}"
 
 
 def json_bytes(value: Any) -> bytes:
