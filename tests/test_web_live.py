@@ -1,12 +1,17 @@
 """The baked project's pages behind its `make stack` balancer, as browsers use them.
 
-One stack (nginx, 2 instances, PostgreSQL, Redis; no Celery, to keep it light), then:
+A stack behind each balancer (nginx, then HAProxy; 2 instances, PostgreSQL, Redis; no
+Celery, to keep it light), then:
 - a session started on one instance survives that instance being stopped: the other
   instance serves the account page (sessions live in Redis, no sticky sessions);
+- the load kit's browser user (Locust) loses no session and no login while one instance
+  is stopped in the middle of its run;
 - the anonymous catalogue is a shared-cache hit on either instance until an item
   changes, and its HTML is compressed;
-- the stylesheet is served by nginx itself, with a year of caching;
-- headless Chromium (Debian's chromium and chromium-driver, through Selenium): the
+- the stylesheet is served by the balancer (nginx from disk, HAProxy from its cache),
+  with a year of caching;
+- behind nginx, headless Chromium (Debian's chromium and chromium-driver, through
+  Selenium): the
   catalogue renders with its stylesheet, the login form logs in, the account page shows
   the user, a form posted without its CSRF token is refused, logout ends the session.
   Screenshots go to the test's temp folder.
@@ -17,8 +22,12 @@ tests; every process is stopped by PID in a finally block.
 
 from __future__ import annotations
 
+import csv
 import http.cookiejar
+import os
 import re
+import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -35,7 +44,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 from test_live_stack import Stack, login, request, running_stack
 
-from support import require_executable
+from support import project_env, require_executable, start_process
 from support.stack import supervisor_rpc
 
 pytestmark = pytest.mark.live
@@ -217,6 +226,63 @@ def test_session_survives_the_instance_that_served_the_login(web_stack: Stack) -
     finally:
         supervisor.startProcess(instance_name(web_stack, login_instance))
         store.close()
+
+
+def test_browser_users_keep_their_sessions_while_an_instance_stops(
+    web_stack: Stack, tmp_path: Path
+) -> None:
+    """The load kit's browser user, with one instance stopped mid-run: no session lost."""
+    results = tmp_path / "browsers"
+    env = project_env(
+        web_stack.project,
+        {
+            **web_stack.env,
+            "PYTHONPATH": f"{web_stack.project / 'src'}{os.pathsep}{web_stack.project}",
+            "SLO_GATE": "off",  # only this user runs: the other routes' budgets see nothing
+            "THINK_TIME_SCALE": "0.3",
+        },
+    )
+    locust = start_process(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            "loadtests/locustfile.py",
+            "WebBrowserUser",
+            "--headless",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "25s",
+            "--host",
+            web_stack.lb_url,
+            "--csv",
+            str(results),
+            "--only-summary",
+        ],
+        log_path=tmp_path / "locust.log",
+        cwd=web_stack.project,
+        env=env,
+    )
+    supervisor = supervisor_rpc(web_stack.project).supervisor
+    stopped = instance_name(web_stack, f"127.0.0.1:{web_stack.app_ports[0]}")
+    try:
+        time.sleep(10)  # users have logged in on both instances by now
+        supervisor.stopProcess(stopped)
+        assert locust.popen.wait(timeout=120) == 0, locust.log_tail()
+    finally:
+        locust.stop()
+        supervisor.startProcess(stopped)
+    with (tmp_path / "browsers_stats.csv").open(newline="", encoding="utf-8") as file:
+        stats = {(row["Type"], row["Name"]): row for row in csv.DictReader(file)}
+    account = stats[("GET", "/account")]
+    assert int(account["Request Count"]) >= 4, stats
+    assert int(account["Failure Count"]) == 0, locust.log_tail()
+    logins = stats[("POST", "/login")]
+    assert int(logins["Failure Count"]) == 0, locust.log_tail()
 
 
 # --- A real browser ---
