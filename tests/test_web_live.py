@@ -11,10 +11,9 @@ Celery, to keep it light), then:
 - the stylesheet is served by the balancer (nginx from disk, HAProxy from its cache),
   with a year of caching;
 - behind nginx, headless Chromium (Debian's chromium and chromium-driver, through
-  Selenium): the
-  catalogue renders with its stylesheet, the login form logs in, the account page shows
-  the user, a form posted without its CSRF token is refused, logout ends the session.
-  Screenshots go to the test's temp folder.
+  Selenium): the catalogue renders with its stylesheet, the login form logs in, the
+  account page shows the user, a form posted without its CSRF token is refused, logout
+  ends the session. Screenshots go to the test's temp folder.
 
 Loopback only, free ports, a throwaway PostgreSQL database, a Redis database of the live
 tests; every process is stopped by PID in a finally block.
