@@ -25,6 +25,8 @@ Series = tuple[str, dict[str, str], float]
 # Locust's cumulative figures of one route: requests, failures, {rounded ms: count}.
 ClientFigures = tuple[int, int, dict[int, int]]
 TOTAL = "total"
+# Requests the app answered: the latency histogram's count, by route, method and status.
+REQUESTS_SERIES = "http_request_duration_seconds_count"
 # Routes drawn in the per-route plots: the busiest ones, so the legend stays readable.
 MAX_ROUTES = 8
 # Saturation thresholds (see saturation_flags): a worker process near one full core,
@@ -191,11 +193,9 @@ def add_server_points(timeline: Timeline, before: Sample, after: Sample) -> None
     def delta(name: str, **labels: str) -> float:
         return value_sum(new, name, **labels) - value_sum(old, name, **labels)
 
-    answered = delta("http_requests_total")
+    answered = delta(REQUESTS_SERIES)
     timeline.add("Requests per second", "server (/metrics)", after.at, answered / elapsed, "req/s")
-    errors = sum(
-        delta("http_requests_total", status=status) for status in server_error_statuses(new)
-    )
+    errors = sum(delta(REQUESTS_SERIES, status=status) for status in server_error_statuses(new))
     timeline.add("Error ratio", "server 5xx", after.at, ratio(errors, answered), "ratio")
     old_cpu = per_worker(before, "worker_cpu_seconds")
     for worker, cpu in per_worker(after, "worker_cpu_seconds").items():
@@ -256,7 +256,7 @@ def server_error_statuses(series: Iterable[Series]) -> set[str]:
     return {
         labels["status"]
         for name, labels, _value in series
-        if name == "http_requests_total" and labels.get("status", "").startswith("5")
+        if name == REQUESTS_SERIES and labels.get("status", "").startswith("5")
     }
 
 
@@ -308,12 +308,10 @@ def saturation_flags(
 def statement_ms_per_request(before: Sample, after: Sample) -> float | None:
     """Mean time a request spent in SQL statements during the interval, in ms."""
     new, old = all_series(after), all_series(before)
-    seconds = value_sum(new, "db_query_seconds_per_request_sum") - value_sum(
-        old, "db_query_seconds_per_request_sum"
+    seconds = value_sum(new, "db_statement_seconds_total") - value_sum(
+        old, "db_statement_seconds_total"
     )
-    count = value_sum(new, "db_query_seconds_per_request_count") - value_sum(
-        old, "db_query_seconds_per_request_count"
-    )
+    count = value_sum(new, REQUESTS_SERIES) - value_sum(old, REQUESTS_SERIES)
     return seconds / count * 1000 if count > 0 else None
 
 
@@ -367,11 +365,11 @@ def server_summary(samples: Sequence[Sample]) -> dict[str, float] | None:
         first, "cache_lookups_total", outcome="miss"
     )
     errors = sum(
-        value_sum(last, "http_requests_total", status=status)
-        - value_sum(first, "http_requests_total", status=status)
+        value_sum(last, REQUESTS_SERIES, status=status)
+        - value_sum(first, REQUESTS_SERIES, status=status)
         for status in server_error_statuses(last)
     )
-    answered = value_sum(last, "http_requests_total") - value_sum(first, "http_requests_total")
+    answered = value_sum(last, REQUESTS_SERIES) - value_sum(first, REQUESTS_SERIES)
     # Keyed like the [server] budgets of slo.toml (loadtests/gate.py compares them).
     summary = {
         "pool_wait_p95_ms": (wait or 0.0) * 1000,

@@ -33,8 +33,8 @@ def scrape(
     """One instance's /metrics with one worker, as prometheus_client's parser gives it."""
     route = {"route": "/api/items", "method": "GET"}
     series: list[Series] = [
-        ("http_requests_total", {**route, "status": "200"}, requests),
-        ("http_requests_total", {**route, "status": "500"}, errors),
+        ("http_request_duration_seconds_count", {**route, "status": "200"}, requests),
+        ("http_request_duration_seconds_count", {**route, "status": "500"}, errors),
         ("cache_lookups_total", {"outcome": "hit"}, hits),
         ("cache_lookups_total", {"outcome": "miss"}, misses),
         ("db_pool_checked_out", {}, checked_out),

@@ -14,8 +14,8 @@ variables are per thread and per greenlet, like the requests themselves.
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from contextvars import ContextVar, Token
 
 HEADER = "X-Request-ID"
@@ -45,4 +45,5 @@ def accepted_request_id(candidate: str | None) -> str:
     """The balancer's id when it is safe to log, else a new random one."""
     if candidate and SAFE_REQUEST_ID.fullmatch(candidate):
         return candidate
-    return uuid.uuid4().hex
+    # 128 random bits as hex, like uuid4().hex without building a UUID on every request.
+    return os.urandom(16).hex()
