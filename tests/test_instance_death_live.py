@@ -168,6 +168,7 @@ def test_a_killed_master_costs_no_request_more_than_a_second(tmp_path: Path) -> 
         try:
             time.sleep(WARM_UP_SECONDS)
             before_kill = len(results)
+            killed_at = time.monotonic()
             os.kill(victim.pid, signal.SIGKILL)
             victim.popen.wait(timeout=10)
             master_gone_at = time.monotonic()
@@ -178,7 +179,9 @@ def test_a_killed_master_costs_no_request_more_than_a_second(tmp_path: Path) -> 
                 thread.join(timeout=90)
 
         failed = [result for result in results if not result.ok]
-        slow = [result for result in results if result.seconds > MAX_REQUEST_SECONDS]
+        # Requests still waiting when the master died, or sent after: what the death can cost.
+        affected = [r for r in results if r.started + r.seconds >= killed_at]
+        slow = [result for result in affected if result.seconds > MAX_REQUEST_SECONDS]
         print(
             f"{len(results)} requests ({before_kill} before the kill), {len(failed)} failed, "
             f"slowest {max(result.seconds for result in results):.3f}s"
