@@ -208,3 +208,24 @@ def test_shared_caches_may_keep_a_page_only_when_allowed(
     client = app.test_client()
     for _ in range(2):  # the view's miss and the cached hit say the same
         assert client.get(LIST_URL).headers["Cache-Control"] == expected
+
+
+def test_pages_not_stored_are_compressed_only_for_this_client(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ITEMS_LIST_CACHE_SECONDS=0: no later hit would use the other forms, so none is made."""
+    from {{ cookiecutter.package_name }}.perf import fast_path
+
+    app = make_app(ITEMS_LIST_CACHE_SECONDS=0)
+    add_items(app, 30)
+    made: list[str] = []
+    real_compress = fast_path.compress
+
+    def counting_compress(body: bytes, coding: str, config: Any) -> bytes:
+        made.append(coding)
+        return real_compress(body, coding, config)
+
+    monkeypatch.setattr(fast_path, "compress", counting_compress)
+    response = app.test_client().get(LIST_URL, headers={"Accept-Encoding": "gzip"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert made == ["gzip"]

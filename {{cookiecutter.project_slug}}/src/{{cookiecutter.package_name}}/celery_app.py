@@ -45,7 +45,9 @@ def celery_init_app(app: Flask) -> Celery[Any]:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    celery_app = Celery(app.name, task_cls=FlaskTask)
+    # fixups=[]: Celery's only built-in fix-up is Django's; loading it imports the worker
+    # machinery (celery.worker, ~6 MB) into every web process that merely sends tasks.
+    celery_app = Celery(app.name, task_cls=FlaskTask, fixups=[])
     celery_app.config_from_object(celery_settings(app.config))
     # Tasks are declared with @shared_task, which resolves to the default app.
     celery_app.set_default()

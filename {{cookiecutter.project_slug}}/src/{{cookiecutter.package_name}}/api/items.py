@@ -28,7 +28,10 @@ from {{ cookiecutter.package_name }}.errors import ApiError
 from {{ cookiecutter.package_name }}.extensions import db
 from {{ cookiecutter.package_name }}.models import Item
 from {{ cookiecutter.package_name }}.perf.fast_path import (
+    IDENTITY,
     CachedRepresentation,
+    choose_coding,
+    enabled_codings,
     represent,
     representation_response,
 )
@@ -67,16 +70,21 @@ def list_items() -> ResponseReturnValue:
     cached = cached_list_page(page, query.per_page, after)
     representation = CachedRepresentation.unpack(cached) if cached is not None else None
     hit = representation is not None
+    accept_encoding = request.headers.get("Accept-Encoding", "")
     if representation is None:
         body = json_bytes(items_page(page, query.per_page, after))
-        representation = represent(body, current_app.config)
         timeout = current_app.config["ITEMS_LIST_CACHE_SECONDS"]
         if timeout > 0:  # 0 turns page caching off (Flask-Caching reads 0 as "forever")
+            representation = represent(body, current_app.config)
             store_list_page(page, query.per_page, after, representation.pack(), timeout)
+        else:  # not stored: compress only the form this client takes
+            enabled = enabled_codings(current_app.config)
+            wanted = choose_coding(accept_encoding, (IDENTITY, *enabled))
+            representation = represent(body, current_app.config, codings=(wanted,))
     g.cache_status = "hit" if hit else "miss"
     return representation_response(
         representation,
-        accept_encoding=request.headers.get("Accept-Encoding", ""),
+        accept_encoding=accept_encoding,
         if_none_match=request.headers.get("If-None-Match"),
         cache_control=list_cache_control(current_app.config),
         hit=hit,

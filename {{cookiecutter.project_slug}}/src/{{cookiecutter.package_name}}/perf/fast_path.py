@@ -91,16 +91,21 @@ class CachedRepresentation:
         return any(tag.strip().removeprefix("W/") in tags for tag in if_none_match.split(","))
 
 
-def represent(body: bytes, config: Mapping[str, Any]) -> CachedRepresentation:
-    """Prepare a JSON body for the cache: its ETag and each enabled compressed form.
+def represent(
+    body: bytes, config: Mapping[str, Any], codings: tuple[str, ...] | None = None
+) -> CachedRepresentation:
+    """Prepare a JSON body: its ETag and its compressed forms (each enabled one by default).
 
-    Bodies under COMPRESS_MIN_SIZE stay uncompressed, as Flask-Compress would leave them.
+    A body that is stored gets every form, compressed once for all later hits; one that
+    is not needs only the form this client takes (`codings`). Bodies under
+    COMPRESS_MIN_SIZE stay uncompressed, as Flask-Compress would leave them.
     """
     etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
     bodies = {IDENTITY: body}
     if len(body) >= config.get("COMPRESS_MIN_SIZE", 500):
-        for coding in enabled_codings(config):
-            bodies[coding] = compress(body, coding, config)
+        for coding in enabled_codings(config) if codings is None else codings:
+            if coding != IDENTITY:
+                bodies[coding] = compress(body, coding, config)
     return CachedRepresentation(etag, bodies)
 
 
