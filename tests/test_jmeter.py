@@ -135,6 +135,23 @@ def test_the_plan_has_a_thread_group_per_locust_user_with_its_weight_and_think_t
         assert timers == {f"between {spec['min_wait']:.1f} and {spec['max_wait']:.1f} s"}, name
 
 
+def test_the_plan_has_the_shape_jmeter_loads(baked: Path) -> None:
+    """JMeter reads a plan as pairs: each element, then a hashTree of its children."""
+    plan = plan_of(baked)
+    assert plan.tag == "jmeterTestPlan"
+    for tree in plan.iter("hashTree"):
+        children = list(tree)
+        elements, subtrees = children[0::2], children[1::2]
+        assert len(elements) == len(subtrees), [child.tag for child in children]
+        assert all(element.tag != "hashTree" for element in elements)
+        assert all(subtree.tag == "hashTree" for subtree in subtrees)
+    # Every ${...} is closed: none is left once variables and functions are filled in.
+    for element in plan.iter():
+        if element.text and "${" in element.text:
+            assert "${" not in without_variables(element.text), element.text
+            assert element.text.count("{") == element.text.count("}"), element.text
+
+
 def test_every_sampler_is_a_route_of_the_app_and_every_budget_has_one(baked: Path) -> None:
     found = samplers(plan_of(baked))
     assert found
