@@ -380,9 +380,10 @@ def ruff_ignores_without_reason(pyproject_text: str) -> Iterator[str]:
         stripped = line.strip()
         if stripped.startswith("["):
             in_table = stripped == "[tool.ruff.lint.per-file-ignores]"
-        elif in_table and stripped and not stripped.startswith("#"):
-            if not previous.startswith("#"):
-                yield stripped
+        elif (
+            in_table and stripped and not stripped.startswith("#") and not previous.startswith("#")
+        ):
+            yield stripped
         previous = stripped
 
 
