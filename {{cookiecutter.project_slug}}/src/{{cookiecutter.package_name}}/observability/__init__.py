@@ -1,4 +1,5 @@
-"""Seeing inside the running service: request ids, structured logs and Prometheus metrics."""
+"""Seeing inside the running service: request ids, structured logs, Prometheus metrics
+and, when its variables are set, OpenTelemetry traces."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from {{ cookiecutter.package_name }}.observability.celery_signals import connect
 from {{ cookiecutter.package_name }}.observability.logs import configure_logging
 from {{ cookiecutter.package_name }}.observability.metrics import register_metrics
 from {{ cookiecutter.package_name }}.observability.middleware import install_middleware
+from {{ cookiecutter.package_name }}.observability.tracing import install_tracing, tracing_requested
 
 __all__ = ["register_logging", "register_observability"]
 
@@ -29,4 +31,7 @@ def register_observability(app: Flask) -> None:
 {%- if cookiecutter.use_celery == 'yes' %}
     connect_celery_signals(app.config.get("CELERY_METRICS_BIND"))
 {%- endif %}
+    if tracing_requested():
+        # OpenTelemetry only when its variables ask for it (observability/tracing.py).
+        install_tracing(app)
     install_middleware(app, measure=app.config["METRICS_ENABLED"])
