@@ -375,7 +375,8 @@ def server_summary(samples: Sequence[Sample]) -> dict[str, float] | None:
         "pool_wait_p95_ms": (wait or 0.0) * 1000,
         "max_5xx_ratio": ratio(errors, answered) or 0.0,
     }
-    if hits + misses > 0:
+    # Without a cache (or without a cacheable request) there is no ratio to judge.
+    if value_sum(last, "cache_enabled") > 0 and hits + misses > 0:
         summary["min_cache_hit_ratio"] = hits / (hits + misses)
     return summary
 

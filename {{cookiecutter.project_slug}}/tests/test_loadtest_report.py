@@ -37,6 +37,7 @@ def scrape(
         ("http_request_duration_seconds_count", {**route, "status": "500"}, errors),
         ("cache_lookups_total", {"outcome": "hit"}, hits),
         ("cache_lookups_total", {"outcome": "miss"}, misses),
+        ("cache_enabled", {}, 1),
         ("db_pool_checked_out", {}, checked_out),
         ("db_pool_size", {}, pool_size),
         ("db_pool_overflow", {}, 0),
@@ -135,6 +136,9 @@ def test_server_budgets_are_checked_like_the_client_ones() -> None:
         ("pool_wait_p95_ms", True),
         ("min_cache_hit_ratio", False),
     ]
+    # A run without a cache has no hit ratio: nothing to judge, shown as "-".
+    no_cache = check_server(budget, {"pool_wait_p95_ms": 3.0})
+    assert [(check.measured, check.passed) for check in no_cache] == [(3.0, True), (None, True)]
     unseen = check_server(budget, None)
     assert [(check.metric, check.passed) for check in unseen] == [(SCRAPED, False)]
     assert check_server({}, None) == []
@@ -146,3 +150,18 @@ def test_the_server_section_is_known_and_its_keys_validated() -> None:
     }
     with pytest.raises(ValueError, match="pool_wait_p99_ms"):
         parse_server_budget({"server": {"pool_wait_p99_ms": 1}})
+
+
+def test_a_run_without_a_cache_has_no_hit_ratio_to_judge() -> None:
+    uncached = [
+        Sample(
+            at=sample.at,
+            users=sample.users,
+            client=sample.client,
+            server=[[series for series in instance if series[0] != "cache_enabled"]],
+        )
+        for sample in steady_run()
+        for instance in sample.server
+    ]
+    summary = server_summary(uncached)
+    assert summary is not None and "min_cache_hit_ratio" not in summary

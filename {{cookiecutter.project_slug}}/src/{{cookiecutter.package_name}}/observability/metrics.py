@@ -71,6 +71,11 @@ CACHE_LOOKUPS = Counter(
     "cache_lookups_total", "Response-cache lookups by outcome (hit or miss).", ["outcome"]
 )
 CACHE_ERRORS = Counter("cache_errors_total", "Failed calls to the cache backend.")
+# 0 when the app runs without a response cache (NullCache): every lookup is then a miss
+# by design, and the load-test report judges no hit ratio.
+CACHE_ENABLED = Gauge(
+    "cache_enabled", "1 when responses are cached, 0 without a cache.", multiprocess_mode="livemax"
+)
 # livemax: 1 when any live worker's breaker is open, i.e. it is serving uncached.
 CACHE_BREAKER_OPEN = Gauge(
     "cache_breaker_open", "1 while the cache circuit breaker is open.", multiprocess_mode="livemax"
@@ -146,6 +151,7 @@ _last_process_sample = 0.0
 
 def register_metrics(app: Flask) -> None:
     """Watch the database pools and answer scrapes on /metrics (requests: middleware.py)."""
+    CACHE_ENABLED.set(0 if app.config.get("CACHE_TYPE") == "NullCache" else 1)
     with app.app_context():
         engines = list(db.engines.values())
     for engine in engines:
