@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -256,3 +258,36 @@ def test_a_load_test_writes_the_overview_with_every_plot_and_judges_the_server(
     assert {"pool wait p95", "cache hit ratio", "5xx ratio (app)"} <= metrics, output
     assert not any(metric.startswith("scraped") for metric in metrics), output
     assert (results / "server_samples.json").stat().st_size > 1000
+
+
+def test_gunicorn_prunes_metrics_folders_of_masters_that_died(
+    project: Path, tmp_path: Path
+) -> None:
+    shm = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+    # Above pid_max: no process ever has this pid.
+    dead_pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    leftover = shm / f"perf_service-metrics-{dead_pid}"
+    leftover.mkdir()
+    (leftover / "counter_1.db").write_bytes(b"")
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(
+        production_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'app.db'}"),
+        CACHE_ENABLED="0",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY="1",
+        PYTHONPATH=str(project / "src"),
+    )
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "perf_service.wsgi:app"]
+    try:
+        with running_process(
+            command, log_path=tmp_path / "gunicorn.log", cwd=project, env=env
+        ) as master:
+            wait_for_http(f"http://127.0.0.1:{port}/healthz", process=master)
+            own = shm / f"perf_service-metrics-{master.pid}"
+            assert own.is_dir(), master.log_tail()
+            assert not leftover.exists(), master.log_tail()
+    finally:
+        shutil.rmtree(leftover, ignore_errors=True)
+    # A master stopped by its signal removes its own folder.
+    assert not own.exists()

@@ -8,6 +8,7 @@ Check a change with:
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -30,12 +31,12 @@ monkey.patch_all()
 # PROMETHEUS_MULTIPROC_DIR to choose it. prometheus_client reads the variable when it is
 # imported, and importing the settings below imports the package (whose metrics open
 # their files at once): so it is set, and the folder made, first.
+METRICS_DIR_PREFIX = "{{ cookiecutter.package_name }}-metrics-"
+METRICS_DIR_PARENT = Path("/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir())
+# Chosen here (not by the operator): folders of masters that died unannounced may be pruned.
+OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
 os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR",
-    os.path.join(
-        "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
-        f"{{ cookiecutter.package_name }}-metrics-{os.getpid()}",
-    ),
+    "PROMETHEUS_MULTIPROC_DIR", str(METRICS_DIR_PARENT / f"{METRICS_DIR_PREFIX}{os.getpid()}")
 )
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
@@ -181,6 +182,16 @@ def on_starting(server: Any) -> None:
     # Only prometheus_client's own files: the folder may be one the operator chose.
     for stale in folder.glob("*.db"):
         stale.unlink(missing_ok=True)
+    if OWN_METRICS_DIR:
+        remove_folders_of_dead_masters()
+
+
+def remove_folders_of_dead_masters() -> None:
+    """Folders this config made for masters that are gone (killed, so on_exit never ran)."""
+    for folder in METRICS_DIR_PARENT.glob(f"{METRICS_DIR_PREFIX}*"):
+        pid = folder.name.removeprefix(METRICS_DIR_PREFIX)
+        if sys.platform == "linux" and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def post_worker_init(worker: Any) -> None:
