@@ -356,8 +356,9 @@ def register_gate(events: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Judge a Locust stats CSV or a JMeter JTL against slo.toml: exit 0 pass, 1 miss.
 
-    The client-side budgets ([total], [routes]) only: [server] figures come from the
-    app's /metrics sampled while a Locust run is under way, and no result file has them.
+    [server] budgets too when the run's server_samples.json (the app's /metrics sampled
+    during a Locust run, loadtests/server_metrics.py) lies beside the results file; a
+    JMeter run has none, and is judged on the client-side budgets only.
     """
     import argparse
     import sys
@@ -369,6 +370,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slo-file", default=str(DEFAULT_SLO_FILE), help="budgets to check")
     arguments = parser.parse_args(sys.argv[1:] if argv is None else argv)
     checks = evaluate(load_budgets(arguments.slo_file), read_snapshot(arguments.results))
+    samples_file = Path(arguments.results).with_name("server_samples.json")
+    if samples_file.is_file():
+        from loadtests.report import load_samples, server_summary
+
+        measured = server_summary(load_samples(samples_file))
+        checks += check_server(load_server_budget(arguments.slo_file), measured)
     print(f"SLO gate ({arguments.slo_file}, {arguments.results})\n{render_table(checks)}")
     return 0 if all_passed(checks) else 1
 

@@ -12,9 +12,11 @@ script or CDN, and a line chart is a few dozen lines of code.
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from string import Template
 from typing import Any
 
@@ -466,3 +468,8 @@ def sample_from_json(data: Mapping[str, Any]) -> Sample:
         for instance in data["server"]
     ]
     return Sample(at=data["at"], users=data["users"], client=client, server=server)
+
+
+def load_samples(path: Path) -> list[Sample]:
+    """The samples a run saved beside its results (server_samples.json)."""
+    return [sample_from_json(data) for data in json.loads(path.read_text(encoding="utf-8"))]

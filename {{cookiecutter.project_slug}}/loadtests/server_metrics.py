@@ -22,7 +22,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from loadtests.report import Sample, Series, build_timeline, render_html, sample_from_json
+from loadtests.report import Sample, Series, build_timeline, render_html
 from loadtests.settings import env_float, env_int, env_str
 
 # The attribute of Locust's Environment that holds the samples (the gate reads it).
@@ -160,11 +160,6 @@ def report_notes(environment: Any) -> list[str]:
     if gate_table:
         notes.append(gate_table)
     return notes
-
-
-def load_samples(path: Path) -> list[Sample]:
-    """Samples saved by an earlier run (re-render or inspect a report)."""
-    return [sample_from_json(data) for data in json.loads(path.read_text(encoding="utf-8"))]
 
 
 def register_sampler(events: Any) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from loadtests.gate import SCRAPED, check_server, parse_budgets, parse_server_budget
+from loadtests.gate import main as gate_main
 from loadtests.report import (
     Sample,
     Series,
@@ -165,3 +169,24 @@ def test_a_run_without_a_cache_has_no_hit_ratio_to_judge() -> None:
     ]
     summary = server_summary(uncached)
     assert summary is not None and "min_cache_hit_ratio" not in summary
+
+
+def test_the_gate_judges_the_server_budgets_from_a_runs_samples_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "run.jtl"
+    results.write_text(
+        "timeStamp,elapsed,label,success\n"
+        + "".join(f"{1000 + i * 100},20,GET /api/items,true\n" for i in range(20))
+    )
+    (tmp_path / "server_samples.json").write_text(
+        json.dumps([sample.__dict__ for sample in steady_run()])
+    )
+    relaxed, strict = tmp_path / "relaxed.toml", tmp_path / "strict.toml"
+    relaxed.write_text("[server]\npool_wait_p95_ms = 25\nmin_cache_hit_ratio = 0.5\n")
+    strict.write_text("[server]\npool_wait_p95_ms = 0.5\n")
+
+    assert gate_main([str(results), "--slo-file", str(relaxed)]) == 0
+    assert "SLO gate: PASS (2 checks)" in capsys.readouterr().out
+    assert gate_main([str(results), "--slo-file", str(strict)]) == 1
+    assert "server pool wait p95 ms" in capsys.readouterr().out
