@@ -47,7 +47,8 @@ def connect_celery_signals(metrics_bind: str | None) -> None:
             host, _, port = metrics_bind.rpartition(":")
             start_http_server(int(port), addr=host or "127.0.0.1", registry=scrape_registry())
 
-        signals.worker_ready.connect(serve_metrics, weak=False)
+        # One server per worker, however many apps the process builds.
+        signals.worker_ready.connect(serve_metrics, weak=False, dispatch_uid="serve_metrics")
         signals.worker_process_shutdown.connect(forget_pool_process, weak=False)
     signals.before_task_publish.connect(add_request_id_header, weak=False)
     signals.task_prerun.connect(start_task, weak=False)
