@@ -49,7 +49,7 @@ from {{ cookiecutter.package_name }} import create_app
 {%- if cookiecutter.example_api == 'yes' %}
 from {{ cookiecutter.package_name }}.api.auth import issue_token
 {%- endif %}
-from {{ cookiecutter.package_name }}.extensions import cache, db
+from {{ cookiecutter.package_name }}.extensions import bind_migrations, cache, db
 {%- if cookiecutter.example_api == 'yes' %}
 from {{ cookiecutter.package_name }}.models import User
 {%- endif %}
@@ -222,6 +222,7 @@ def needs_the_chosen_database(request: pytest.FixtureRequest) -> None:
 def migrate_schema() -> None:
     """Build the schema with the project's migrations, so they are tested on this backend too."""
     app = create_app(TestingConfig())
+    bind_migrations(app)
     with app.app_context():
         upgrade(directory=str(MIGRATIONS_DIR))
         db.engine.dispose()

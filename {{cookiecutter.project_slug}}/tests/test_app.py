@@ -28,8 +28,16 @@ def test_factory_rejects_an_unknown_config_name() -> None:
 
 
 def test_extensions_are_bound(app: Flask) -> None:
-    for name in ("sqlalchemy", "migrate", "cache"):
+    for name in ("sqlalchemy", "cache"):
         assert name in app.extensions, name
+
+
+def test_migrations_load_only_for_the_db_command(app: Flask) -> None:
+    """Flask-Migrate (and Alembic) stay out of web workers; `flask db` binds them."""
+    assert "migrate" not in app.extensions
+    result = app.test_cli_runner().invoke(args=["db", "current"])
+    assert result.exit_code == 0, result.output
+    assert "migrate" in app.extensions
 
 
 def test_blueprints_are_registered(app: Flask) -> None:

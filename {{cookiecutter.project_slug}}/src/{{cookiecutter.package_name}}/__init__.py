@@ -19,7 +19,7 @@ from {{ cookiecutter.package_name }}.celery_app import celery_init_app
 from {{ cookiecutter.package_name }}.cli import register_commands
 {%- endif %}
 from {{ cookiecutter.package_name }}.errors import register_error_handlers
-from {{ cookiecutter.package_name }}.extensions import cache, compress, db{% if cookiecutter.example_api == 'yes' %}, limiter{% endif %}, migrate
+from {{ cookiecutter.package_name }}.extensions import MigrationCommands, cache, compress, db{% if cookiecutter.example_api == 'yes' %}, limiter{% endif %}
 from {{ cookiecutter.package_name }}.health import health_bp
 from {{ cookiecutter.package_name }}.observability import register_logging, register_observability
 from {{ cookiecutter.package_name }}.perf import register_perf_tools
@@ -83,7 +83,8 @@ def load_settings(app: Flask, config: str | Config | type[Config] | None) -> Non
 def register_extensions(app: Flask) -> None:
     """Bind the module-level extensions to this app."""
     db.init_app(app)
-    migrate.init_app(app, db)
+    # `flask db`: Flask-Migrate (and Alembic) load only when a migration command runs.
+    app.cli.add_command(MigrationCommands())
     cache.init_app(app)
     compress.init_app(app)
 {%- if cookiecutter.example_api == 'yes' %}
