@@ -83,6 +83,24 @@ def target_verdicts(
             ">=",
             0.9,
         ),
+        paired(
+            samples,
+            "page 4000 by key, CPU/request vs page 1",
+            cpu,
+            "keyset_4000",
+            "keyset_1",
+            "<=",
+            1.11,
+        ),
+        paired(
+            samples,
+            "page 4000 by OFFSET, CPU/request vs page 1",
+            cpu,
+            "offset_4000",
+            "offset_1",
+            "<=",
+            1.11,
+        ),
     ]
     app_rss = memory.get("generated app (default settings)", {}).get("rss_mb", [])
     verdicts.append(
