@@ -31,6 +31,8 @@ class AnonymousBrowser(FastHttpUser):
     wait_time = think_time(1.0, 3.0)
     pages = 1
     item_ids: list[int]
+    # The last page's `next` link: pages by key (after=<id>), as a "next" button would.
+    next_url: str | None = None
 
     def on_start(self) -> None:
         """Open the first page, as a visitor landing on the catalogue does."""
@@ -38,20 +40,31 @@ class AnonymousBrowser(FastHttpUser):
         self.list_items(page=1, per_page=20)
 
     def list_items(self, page: int, per_page: int) -> None:
-        """GET one page of items and remember which ids exist for later detail views."""
-        with self.client.get(
-            f"/api/items?page={page}&per_page={per_page}", name="/api/items", catch_response=True
-        ) as response:
+        """GET one page of items by number."""
+        self.read_page(f"/api/items?page={page}&per_page={per_page}")
+
+    def read_page(self, url: str) -> None:
+        """GET a list page; remember its ids for detail views and its link to the next page."""
+        with self.client.get(url, name="/api/items", catch_response=True) as response:
             if response.status_code != 200:
                 return  # non-2xx marks the request failed on leaving the block
             body = response.json()
             self.pages = max(1, int(body.get("pages", 1)))
             self.item_ids = readable_item_ids(body) or self.item_ids
+            self.next_url = body.get("next")
 
     @task(5)
     def browse_list(self) -> None:
         """Page through the catalogue."""
         self.list_items(page=pick_page(self.pages), per_page=random.choice(PAGE_SIZES))
+
+    @task(3)
+    def next_page(self) -> None:
+        """Click "next": the following page by key, as cheap at any depth as the first."""
+        if self.next_url is None:
+            self.list_items(page=1, per_page=20)
+            return
+        self.read_page(self.next_url)
 
     @task(8)
     def view_item(self) -> None:
