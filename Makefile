@@ -75,8 +75,9 @@ distclean: clean ## clean, and remove .venv too
 
 # --- bench: the side-by-side benchmark of baked projects ---
 .PHONY: bench
-# Bakes the default project, needs PostgreSQL and Redis on loopback and wrk; ~3-4 minutes.
-# BENCH_DURATION / BENCH_WARMUP / BENCH_CONNECTIONS tune it; BENCH_KEEP=1 keeps the logs.
-bench: $(VENV_READY) ## Benchmark the default bake vs a raw-WSGI ceiling and a naive app (bench/results/latest.md)
+# Bakes the default project, needs PostgreSQL, Redis, nginx and wrk on loopback; ~4 minutes.
+# BENCH_ROUNDS / BENCH_DURATION / BENCH_CONNECTIONS / BENCH_ITEMS / BENCH_ONLY tune it;
+# BENCH_KEEP=1 keeps the build directory and the server logs.
+bench: $(VENV_READY) ## Benchmark the generated app against its floors and FastAPI, CPU per request (bench/results/latest.md)
 	$(PY) -m bench.run
 # --- end bench ---
