@@ -10,7 +10,11 @@ from pathlib import Path
 from flask import Flask
 {% if cookiecutter.example_api == 'yes' %}
 from {{ cookiecutter.package_name }}.api import api_bp
-from {{ cookiecutter.package_name }}.api.items import LIST_PATH, list_cache_control, list_keys_from_query
+from {{ cookiecutter.package_name }}.api.items import (
+    LIST_PATH,
+    list_cache_control,
+    list_keys_from_query,
+)
 {%- endif %}
 {%- if cookiecutter.use_celery == 'yes' %}
 from {{ cookiecutter.package_name }}.celery_app import celery_init_app
@@ -19,9 +23,20 @@ from {{ cookiecutter.package_name }}.celery_app import celery_init_app
 from {{ cookiecutter.package_name }}.cli import register_commands
 {%- endif %}
 from {{ cookiecutter.package_name }}.errors import register_error_handlers
-from {{ cookiecutter.package_name }}.extensions import MigrationCommands, cache, compress, db{% if cookiecutter.example_api == 'yes' %}, limiter{% endif %}
+from {{ cookiecutter.package_name }}.extensions import (
+    MigrationCommands,
+    cache,
+    compress,
+    db,
+{%- if cookiecutter.example_api == 'yes' %}
+    limiter,
+{%- endif %}
+)
 from {{ cookiecutter.package_name }}.health import health_bp
-from {{ cookiecutter.package_name }}.observability import register_logging, register_observability
+from {{ cookiecutter.package_name }}.observability import (
+    register_logging,
+    register_observability,
+)
 from {{ cookiecutter.package_name }}.perf import register_perf_tools
 {%- if cookiecutter.example_api == 'yes' %}
 from {{ cookiecutter.package_name }}.perf.fast_path import install_fast_path

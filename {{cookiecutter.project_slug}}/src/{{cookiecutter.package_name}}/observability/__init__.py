@@ -6,12 +6,17 @@ from __future__ import annotations
 from flask import Flask
 
 {% if cookiecutter.use_celery == 'yes' -%}
-from {{ cookiecutter.package_name }}.observability.celery_signals import connect_celery_signals
+from {{ cookiecutter.package_name }}.observability.celery_signals import (
+    connect_celery_signals,
+)
 {% endif -%}
 from {{ cookiecutter.package_name }}.observability.logs import configure_logging
 from {{ cookiecutter.package_name }}.observability.metrics import register_metrics
 from {{ cookiecutter.package_name }}.observability.middleware import install_middleware
-from {{ cookiecutter.package_name }}.observability.tracing import install_tracing, tracing_requested
+from {{ cookiecutter.package_name }}.observability.tracing import (
+    install_tracing,
+    tracing_requested,
+)
 
 __all__ = ["register_logging", "register_observability"]
 

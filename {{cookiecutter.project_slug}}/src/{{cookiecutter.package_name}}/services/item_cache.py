@@ -15,7 +15,10 @@ from __future__ import annotations
 import uuid
 
 from {{ cookiecutter.package_name }}.perf.cache_guard import guarded_cache_call
-from {{ cookiecutter.package_name }}.perf.fast_path import entry_under_generation, payload_if_current
+from {{ cookiecutter.package_name }}.perf.fast_path import (
+    entry_under_generation,
+    payload_if_current,
+)
 
 LIST_GENERATION_KEY = "items:list:generation"
 # The number of items, kept under the generation like the pages: exact until a write.
