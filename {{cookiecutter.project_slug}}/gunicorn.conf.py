@@ -160,7 +160,8 @@ PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """In each new worker: die with the master (see above)."""
+    """In each new worker: its own database pool (see below), and die with the master."""
+    release_preloaded_connections(worker)
     if not sys.platform.startswith("linux"):
         return
     libc = ctypes.CDLL(None, use_errno=True)
@@ -169,6 +170,22 @@ def post_fork(server: Any, worker: Any) -> None:
     # The master may have died before the call above: then no signal will ever come.
     if os.getppid() != server.pid:
         sys.exit(0)
+
+
+# --- Preloaded app (GUNICORN_PRELOAD) ---
+def release_preloaded_connections(worker: Any) -> None:
+    """With preload_app the master built the app, its engine and pool, and every worker is
+    a copy: a connection the master opened would be one socket shared by several
+    processes, their queries interleaved. dispose(close=False) gives this worker an empty
+    pool of its own and leaves the master's connections alone (closing them here would
+    close them for the master too).
+    """
+    if worker is None or not worker.cfg.preload_app:
+        return
+    from {{ cookiecutter.package_name }}.extensions import db
+
+    with worker.app.wsgi().app_context():
+        db.engine.dispose(close=False)
 
 
 # --- Metrics across workers (see Metrics above) ---
