@@ -127,6 +127,9 @@ ENV_EXAMPLE = ".env.example"
 ENV_FILE = ".env"
 ANSWERS_FILE = ".cookiecutter.json"
 SECRET_KEY_BYTES = 48
+# Passwords compose.yaml reads from .env (URL-safe: they go into service URLs).
+COMPOSE_PASSWORDS = ("POSTGRES_PASSWORD", "MARIADB_PASSWORD", "REDIS_PASSWORD", "RABBITMQ_PASSWORD")
+COMPOSE_PASSWORD_BYTES = 24
 
 
 def paths_to_remove(answers: dict) -> list[str]:
@@ -182,8 +185,23 @@ def env_with_secret_key(example_text: str, secret_key: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def env_with_compose_passwords(example_text: str) -> str:
+    """The text with each compose password placeholder (``# NAME=``) given a random value.
+
+    compose.yaml refuses to start without these and no default password is safe, so a
+    fresh bake gets its own; they exist in .env.example only when Docker was chosen.
+    """
+    lines = [
+        f"{line[2:]}{secrets.token_urlsafe(COMPOSE_PASSWORD_BYTES)}"
+        if line in {f"# {name}=" for name in COMPOSE_PASSWORDS}
+        else line
+        for line in example_text.splitlines()
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def write_secret_key(project: Path) -> None:
-    """Write .env from .env.example with a fresh random SECRET_KEY for this bake.
+    """Write .env from .env.example with a fresh random SECRET_KEY (and compose passwords).
 
     An existing .env is the user's (the template itself never renders one): a
     re-bake over the project (``cookiecutter -f``) or ``cruft update`` keeps its
@@ -195,7 +213,9 @@ def write_secret_key(project: Path) -> None:
     example = project / ENV_EXAMPLE
     example_text = example.read_text(encoding="utf-8") if example.exists() else ""
     env_file.write_text(
-        env_with_secret_key(example_text, secrets.token_urlsafe(SECRET_KEY_BYTES)),
+        env_with_compose_passwords(
+            env_with_secret_key(example_text, secrets.token_urlsafe(SECRET_KEY_BYTES))
+        ),
         encoding="utf-8",
     )
     # The file holds a secret: readable by its owner only.

@@ -242,6 +242,34 @@ def test_two_bakes_get_different_secret_keys(bake_project) -> None:
     assert first != second
 
 
+def env_values(project: Path) -> dict[str, str]:
+    """The assignments of the project's .env."""
+    lines = (project / ".env").read_text(encoding="utf-8").splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+@pytest.mark.parametrize(
+    ("options", "passwords"),
+    [
+        ({}, {"POSTGRES_PASSWORD", "REDIS_PASSWORD"}),
+        (
+            {"database": "mysql", "celery_broker": "rabbitmq", "cache_backend": "none"},
+            {"MARIADB_PASSWORD", "RABBITMQ_PASSWORD"},
+        ),
+        ({"use_docker": "no"}, set()),
+    ],
+)
+def test_compose_passwords_are_generated_per_bake(
+    bake_project, options: dict[str, str], passwords: set[str]
+) -> None:
+    first, second = env_values(bake_project(**options)), env_values(bake_project(**options))
+    generated = {name for name in first if name.endswith("_PASSWORD")}
+    assert generated == passwords, "compose.yaml refuses to start without these"
+    for name in passwords:
+        assert len(first[name]) >= 24
+        assert first[name] != second[name]
+
+
 def test_env_file_is_private_and_git_ignored(bake_project) -> None:
     project = bake_project()
     assert (project / ".env").stat().st_mode & 0o077 == 0, ".env is readable by others"
