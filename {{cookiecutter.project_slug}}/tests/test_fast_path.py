@@ -99,6 +99,9 @@ def test_a_hit_skips_flask_but_keeps_its_headers(cached_app: Flask) -> None:
     for name in (*SECURITY_HEADERS, "Cache-Control", "Vary", "ETag", "Content-Type"):
         assert hit.headers.get(name) == miss.headers.get(name), name
     assert "Set-Cookie" not in hit.headers and "Set-Cookie" not in miss.headers
+    # The request-id layer wraps the fast path too: a hit is traceable like any request.
+    hit_id, miss_id = hit.headers["X-Request-ID"], miss.headers["X-Request-ID"]
+    assert hit_id and hit_id != miss_id
 
 
 def test_if_none_match_gets_304_before_any_body(cached_app: Flask) -> None:
