@@ -106,9 +106,13 @@ def test_next_is_null_when_the_page_is_exactly_the_last(app: Flask, client: Flas
     assert second["next"] is None
 
 
-def test_page_and_after_together_are_refused(client: FlaskClient) -> None:
-    response = client.get("/api/items?page=2&after=10")
-    assert response.status_code == 422
+def test_after_wins_over_a_page_number(app: Flask, client: FlaskClient) -> None:
+    """The contract cannot say "not both", so both are accepted and the key decides."""
+    add_items(app, 25)
+    key = client.get("/api/items?per_page=10").get_json()["items"][-1]["id"]
+    both = client.get(f"/api/items?page=3&per_page=10&after={key}").get_json()
+    assert [item["name"] for item in both["items"]] == [f"Item {n}" for n in range(11, 21)]
+    assert both["page"] is None
 
 
 def test_total_is_not_counted_on_every_request(app: Flask, client: FlaskClient) -> None:

@@ -42,6 +42,7 @@ def settings(stack: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("STACK_DIR", str(tmp_path / "stack"))
     monkeypatch.setenv("APP_INSTANCES", "3")
     monkeypatch.setenv("APP_BASE_PORT", "9101")
+    monkeypatch.setenv("LB_PORT", "9180")  # not 8080: a developer's own stack may hold it
 {%- if lb == 'nginx' %}
     monkeypatch.setenv("NGINX", sys.executable)  # any executable: only the path is rendered
 {%- elif lb == 'haproxy' %}

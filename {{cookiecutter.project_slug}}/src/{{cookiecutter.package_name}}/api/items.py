@@ -95,8 +95,8 @@ def list_keys_from_query(query_string: str) -> tuple[str, str] | None:
     """Cache keys of a list query for the fast path, or None to let the view decide.
 
     Accepts only what the view would accept and key identically (plain digits within
-    the schema's bounds, no argument twice, not page and after together); anything else,
-    errors included, is left to the view and its validation.
+    the schema's bounds, no argument twice, not page and after together: the view lets
+    `after` win); anything else, errors included, is left to the view and its validation.
     """
     arguments: dict[str, int] = {}
     for part in query_string.split("&") if query_string else ():
