@@ -108,7 +108,10 @@ def list_keys_from_query(query_string: str) -> tuple[str, str] | None:
     per_page = arguments.get("per_page", DEFAULT_PER_PAGE)
     if page is not None and after is not None:
         return None
-    if not (1 <= per_page <= PER_PAGE_MAX and 1 <= (page or 1) <= PAGE_MAX):
+    if not 1 <= per_page <= PER_PAGE_MAX:
+        return None
+    # `page=0` is present and out of range (the view answers 422), not "no page".
+    if page is not None and not 1 <= page <= PAGE_MAX:
         return None
     if after is not None and after > ITEM_ID_MAX:
         return None
