@@ -245,14 +245,29 @@ def test_the_worker_serves_its_task_metrics(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     status_url = broker_client.post("/api/reports", headers=auth_headers).json["status_url"]
+    task = generate_report.name
     with celery_worker(queue, log_path, CELERY_METRICS_BIND=f"127.0.0.1:{port}"):
         wait_for_status(broker_client, status_url, "done", log_path, auth_headers)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            scraped = response.read().decode()
-    task = generate_report.name
+        # The job row turns done inside the task; Celery signals the success and then the
+        # end of the run only after the task has returned, so a scrape may lag the status.
+        scraped = scrape_until(
+            f"http://127.0.0.1:{port}/metrics",
+            lambda text: metric_value(text, "celery_task_duration_seconds_count", task=task),
+        )
     assert metric_value(scraped, "celery_tasks_total", state="started", task=task) == 1, scraped
     assert metric_value(scraped, "celery_tasks_total", state="succeeded", task=task) == 1, scraped
     assert metric_value(scraped, "celery_task_duration_seconds_count", task=task) == 1, scraped
+
+
+def scrape_until(url: str, settled: Callable[[str], object], timeout: float = 10) -> str:
+    """The first /metrics answer for which ``settled`` is truthy (the last one at the deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            scraped = response.read().decode()
+        if settled(scraped) or time.monotonic() > deadline:
+            return scraped
+        time.sleep(0.1)
 
 
 def metric_value(text: str, name: str, **labels: str) -> float | None:
