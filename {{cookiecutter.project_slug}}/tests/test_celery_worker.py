@@ -251,7 +251,7 @@ def test_the_worker_serves_its_task_metrics(
         # The job row turns done inside the task; Celery signals the success and then the
         # end of the run only after the task has returned, so a scrape may lag the status.
         scraped = scrape_until(
-            f"http://127.0.0.1:{port}/metrics",
+            port,
             lambda text: metric_value(text, "celery_task_duration_seconds_count", task=task),
         )
     assert metric_value(scraped, "celery_tasks_total", state="started", task=task) == 1, scraped
@@ -259,11 +259,14 @@ def test_the_worker_serves_its_task_metrics(
     assert metric_value(scraped, "celery_task_duration_seconds_count", task=task) == 1, scraped
 
 
-def scrape_until(url: str, settled: Callable[[str], object], timeout: float = 10) -> str:
-    """The first /metrics answer for which ``settled`` is truthy (the last one at the deadline)."""
+def scrape_until(port: int, settled: Callable[[str], object], timeout: float = 10) -> str:
+    """The first loopback /metrics answer on ``port`` for which ``settled`` is truthy.
+
+    At the deadline, the last answer, whatever it holds.
+    """
     deadline = time.monotonic() + timeout
     while True:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
             scraped = response.read().decode()
         if settled(scraped) or time.monotonic() > deadline:
             return scraped
