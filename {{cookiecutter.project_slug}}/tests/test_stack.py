@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import closed_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,11 +39,14 @@ def stack() -> ModuleType:
 
 @pytest.fixture
 def settings(stack: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Stack settings with the stack directory in a temporary folder."""
+    """Stack settings with the stack directory in a temporary folder, on free ports.
+
+    Fixed port numbers would collide with whatever else the machine runs at that moment.
+    """
     monkeypatch.setenv("STACK_DIR", str(tmp_path / "stack"))
     monkeypatch.setenv("APP_INSTANCES", "3")
-    monkeypatch.setenv("APP_BASE_PORT", "9101")
-    monkeypatch.setenv("LB_PORT", "9180")  # not 8080: a developer's own stack may hold it
+    monkeypatch.setenv("APP_BASE_PORT", str(closed_port()))
+    monkeypatch.setenv("LB_PORT", str(closed_port()))
 {%- if lb == 'nginx' %}
     monkeypatch.setenv("NGINX", sys.executable)  # any executable: only the path is rendered
 {%- elif lb == 'haproxy' %}
@@ -61,8 +65,8 @@ def test_supervisord_config_runs_one_numbered_instance_per_port(
     config = configparser.ConfigParser(interpolation=None)
     config.read_string(text)
     web = config["program:web"]
-    # process_num counts from the base port, so web-9101 listens on 127.0.0.1:9101.
-    assert (web["numprocs"], web["numprocs_start"]) == ("3", "9101")
+    # process_num counts from the base port: web-<port> listens on 127.0.0.1:<port>.
+    assert (web["numprocs"], web["numprocs_start"]) == ("3", str(settings.base_port))
     assert 'GUNICORN_BIND="127.0.0.1:%(process_num)d"' in web["environment"]
     programs = {section for section in config.sections() if section.startswith("program:")}
     expected = {"program:web"}
