@@ -125,6 +125,29 @@ def test_gunicorn_check_config_passes(bakes, worker_class: str) -> None:
     assert "%(D)s" in printed, "the access log must carry the request time in microseconds"
 
 
+def test_gunicorn_access_log_is_on_alone_and_off_when_asked(bakes) -> None:
+    # Behind a balancer the stack and compose.yaml ask for off: the balancer logs each
+    # request. A gunicorn run on its own keeps its access log on stdout.
+    project = bakes(gunicorn_worker_class="gthread", load_balancer="none")
+
+    def printed_accesslog(**env: str) -> str:
+        printed = run_python(
+            project,
+            "-m",
+            "gunicorn",
+            "--print-config",
+            "-c",
+            "gunicorn.conf.py",
+            "perf_service.wsgi:app",
+            env=production_settings(**env),
+        ).stdout
+        return re.search(r"^accesslog\s*=\s*(\S+)$", printed, re.MULTILINE)[1]
+
+    assert printed_accesslog() == "-"
+    assert printed_accesslog(GUNICORN_ACCESS_LOG="off") == "None"
+    assert printed_accesslog(GUNICORN_ACCESS_LOG="") == "-", "empty is unset, as everywhere"
+
+
 def test_gunicorn_settings_follow_the_environment(bakes) -> None:
     project = bakes(gunicorn_worker_class="gthread", load_balancer="none")
     env = production_settings(
