@@ -132,9 +132,9 @@ with exit_on_config_error("gunicorn"):
     # --- Logging ---
     # Both logs go to stdout/stderr: the process manager (Docker, systemd, make stack) owns
     # files and rotation. `off` turns the access log off: building and writing each line
-    # costs an instance about as much CPU as serving a cached hit, and a balancer in front
-    # logs the same request (with the instance that served it) for a fraction of that, so
-    # the stack{% if cookiecutter.use_docker == 'yes' %} and compose.yaml{% endif %} turn it off behind theirs.
+    # costs an instance about a third of what the app spends on a cached hit, and a
+    # balancer in front logs the same request (with the instance that served it) for a
+    # fraction of that, so the stack{% if cookiecutter.use_docker == 'yes' %} and compose.yaml{% endif %} turn it off behind theirs.
     accesslog = env_str("GUNICORN_ACCESS_LOG", "-")
     if accesslog == "off":
         accesslog = None

@@ -586,8 +586,8 @@ def prepare_environment(settings: StackSettings) -> list[tuple[str, str]]:
 {%- endif %}
 {%- if lb != 'none' %}
     # The balancer logs every request with the instance that served it and its time; an
-    # access line from each instance as well would cost it about as much CPU as serving
-    # a cached hit. GUNICORN_ACCESS_LOG=- in .env brings the instances' lines back.
+    # access line from each instance as well would cost it about a third of the CPU that
+    # the app spends on a cached hit. GUNICORN_ACCESS_LOG=- in .env brings them back.
     os.environ.setdefault("GUNICORN_ACCESS_LOG", "off")
 {%- endif %}
     os.environ["PYTHONPATH"] = os.pathsep.join(
