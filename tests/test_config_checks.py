@@ -96,6 +96,20 @@ def check_command(args: list[str], cwd: Path) -> None:
 # --- gunicorn ---
 
 
+def printed_gunicorn_config(project: Path, **settings: str) -> str:
+    """What `gunicorn --print-config` says of the project's gunicorn.conf.py (production)."""
+    return run_python(
+        project,
+        "-m",
+        "gunicorn",
+        "--print-config",
+        "-c",
+        "gunicorn.conf.py",
+        "perf_service.wsgi:app",
+        env=production_settings(**settings),
+    ).stdout
+
+
 @pytest.mark.parametrize("worker_class", WORKER_CLASSES)
 def test_gunicorn_check_config_passes(bakes, worker_class: str) -> None:
     project = bakes(gunicorn_worker_class=worker_class, load_balancer="none")
@@ -110,16 +124,7 @@ def test_gunicorn_check_config_passes(bakes, worker_class: str) -> None:
         env=production_settings(),
         timeout=120,
     )
-    printed = run_python(
-        project,
-        "-m",
-        "gunicorn",
-        "--print-config",
-        "-c",
-        "gunicorn.conf.py",
-        "perf_service.wsgi:app",
-        env=production_settings(),
-    ).stdout
+    printed = printed_gunicorn_config(project)
     assert re.search(rf"^worker_class\s*=\s*{worker_class}$", printed, re.MULTILINE)
     assert re.search(r"^keepalive\s*=\s*75$", printed, re.MULTILINE)
     assert "%(D)s" in printed, "the access log must carry the request time in microseconds"
@@ -130,17 +135,8 @@ def test_gunicorn_access_log_is_on_alone_and_off_when_asked(bakes) -> None:
     # request. A gunicorn run on its own keeps its access log on stdout.
     project = bakes(gunicorn_worker_class="gthread", load_balancer="none")
 
-    def printed_accesslog(**env: str) -> str:
-        printed = run_python(
-            project,
-            "-m",
-            "gunicorn",
-            "--print-config",
-            "-c",
-            "gunicorn.conf.py",
-            "perf_service.wsgi:app",
-            env=production_settings(**env),
-        ).stdout
+    def printed_accesslog(**settings: str) -> str:
+        printed = printed_gunicorn_config(project, **settings)
         return re.search(r"^accesslog\s*=\s*(\S+)$", printed, re.MULTILINE)[1]
 
     assert printed_accesslog() == "-"
@@ -150,19 +146,9 @@ def test_gunicorn_access_log_is_on_alone_and_off_when_asked(bakes) -> None:
 
 def test_gunicorn_settings_follow_the_environment(bakes) -> None:
     project = bakes(gunicorn_worker_class="gthread", load_balancer="none")
-    env = production_settings(
-        GUNICORN_BIND="127.0.0.1:9123", WEB_CONCURRENCY="3", GUNICORN_THREADS="7"
+    printed = printed_gunicorn_config(
+        project, GUNICORN_BIND="127.0.0.1:9123", WEB_CONCURRENCY="3", GUNICORN_THREADS="7"
     )
-    printed = run_python(
-        project,
-        "-m",
-        "gunicorn",
-        "--print-config",
-        "-c",
-        "gunicorn.conf.py",
-        "perf_service.wsgi:app",
-        env=env,
-    ).stdout
     assert re.search(r"^bind\s*=\s*\['127.0.0.1:9123'\]$", printed, re.MULTILINE)
     assert re.search(r"^workers\s*=\s*3$", printed, re.MULTILINE)
     assert re.search(r"^threads\s*=\s*7$", printed, re.MULTILINE)

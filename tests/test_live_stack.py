@@ -286,6 +286,25 @@ def kill_instance(pgid: int) -> Callable[[], None]:
     return lambda: os.killpg(pgid, signal.SIGKILL)
 
 
+def balancer_log_line(log: Path, needle: str, timeout: float = 5) -> str:
+    """The balancer's access-log line holding `needle`; nginx writes its buffer every second."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+        lines = [line for line in text.splitlines() if needle in line]
+        if lines or time.monotonic() > deadline:
+            assert len(lines) == 1, f"{log}: {len(lines)} lines with {needle!r}:\n{text[-2000:]}"
+            return lines[0]
+        time.sleep(0.1)
+
+
+def instance_logs_mention(stack: Stack, needle: str) -> list[str]:
+    """The instances' own logs (web-<port>.log) that mention `needle`."""
+    logs = sorted((stack.project / ".stack" / "logs").glob("web-*.log"))
+    assert len(logs) == len(stack.app_ports), logs
+    return [log.name for log in logs if needle in log.read_text(errors="replace")]
+
+
 def web_names(stack: Stack) -> list[str]:
     """supervisord's names of the instances: web-<port>."""
     return [f"web-{port}" for port in stack.app_ports]
@@ -330,6 +349,20 @@ def test_stack_status_is_a_table_without_make_noise(nginx_stack: Stack) -> None:
     assert set(rows) == expected, result.stdout
     assert all(row[1] == "RUNNING" and row[3] == "yes" for row in rows.values()), result.stdout
     assert "scripts/stack.py" not in result.stdout + result.stderr  # no command echo
+
+
+def test_nginx_logs_each_request_with_its_id_and_the_instances_log_none(
+    nginx_stack: Stack,
+) -> None:
+    nonce = secrets.token_hex(4)
+    response = request(f"{nginx_stack.lb_url}/api/items?per_page=3&nonce={nonce}")
+    assert response.status == 200
+
+    line = balancer_log_line(nginx_stack.project / ".stack" / "logs" / "nginx-access.log", nonce)
+    assert f"rid={response.headers['x-request-id']}" in line, line
+    assert '" 200 ' in line and "upstream=127.0.0.1:" in line, line
+    assert instance_logs_mention(nginx_stack, nonce) == []
+    assert "stack: access log " in nginx_stack.started_output, nginx_stack.started_output
 
 
 def test_large_list_is_compressed(nginx_stack: Stack) -> None:
@@ -480,6 +513,12 @@ def test_haproxy_stack_on_its_local_database_serves_balances_and_fails_over(
         expected = f"postgresql+psycopg://postgres@127.0.0.1:5432/{package} (local default)"
         assert f"stack: database   {expected}" in stack.started_output
         assert request(stack.lb_url + "/readyz").status == 200
+        # HAProxy's line is the access log: with the request id; none from the instances.
+        nonce = secrets.token_hex(4)
+        response = request(f"{stack.lb_url}/api/items?per_page=3&nonce={nonce}")
+        line = balancer_log_line(stack.project / ".stack" / "logs" / "haproxy.log", nonce)
+        assert f"rid={response.headers['x-request-id']}" in line, line
+        assert instance_logs_mention(stack, nonce) == []
         statuses, instances, _ = run_gets([stack.lb_url + "/healthz"] * 100, concurrency=10)
         assert statuses == Counter({200: 100}), statuses
         assert set(instances) == {"web1", "web2"}, instances
