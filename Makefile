@@ -56,7 +56,7 @@ test-live: $(VENV_READY) ## Run only the live tier (real gunicorn, nginx, haprox
 	if [ $$status -eq 5 ]; then echo "make: no live tests selected"; exit 0; fi; exit $$status
 
 demo: $(VENV_READY) ## Bake the default project into build/demo, serve it, seed it, hit it (DEMO_KEEP=1 keeps it up)
-	$(PY) tools/demo.py
+	$(PY) -m tools.demo
 
 lint: $(VENV_READY) ## Lint and format-check the template's own Python (hooks, tests, bench, tools)
 	$(PY) -m ruff check .

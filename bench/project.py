@@ -13,9 +13,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TEMPLATE_DIR / "tests"))
-import support  # noqa: E402  (the template tests' shared helpers, tests/support/)
+import support  # the shared helpers (support/) of the template's tests, bench and tools
 
 VENV_BIN = support.VENV_BIN
 POSTGRES_ADMIN_URL = os.environ.get(

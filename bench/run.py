@@ -28,9 +28,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-if __package__ in (None, ""):  # `python bench/run.py`: make the bench package importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import psycopg
 import redis
 

@@ -11,12 +11,9 @@ from pathlib import Path
 
 import pytest
 
-# bench/ is a package at the template root, beside tests/.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench import report, stats  # noqa: E402
-from bench.cpu import cpu_seconds, process_tree, stat_ticks  # noqa: E402
-from bench.wrk import DONE_HOOK, RESULT_MARKER, WrkError, parse_result, wrk_command  # noqa: E402
+from bench import report, stats
+from bench.cpu import cpu_seconds, process_tree, stat_ticks
+from bench.wrk import DONE_HOOK, RESULT_MARKER, WrkError, parse_result, wrk_command
 
 RESULT = {
     "requests": 30_000,

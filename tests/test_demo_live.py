@@ -1,4 +1,4 @@
-"""`make demo` (tools/demo.py): the stop command a kept demo prints works (stack and
+"""`make demo` (python -m tools.demo): the stop command a kept demo prints works (stack and
 embedded), and without DEMO_KEEP the stack demo leaves no database, Redis key or process.
 
 Each run bakes into a folder of its own, with a throwaway database name and a Redis
@@ -68,9 +68,10 @@ class DemoRun:
         return next(self.build_dir.glob("*/Makefile")).parent
 
     def run(self, **extra: str) -> str:
-        """Run tools/demo.py to completion; its output."""
+        """Run `python -m tools.demo` from the repository root to completion; its output."""
         result = subprocess.run(
-            [sys.executable, str(TEMPLATE_DIR / "tools" / "demo.py")],
+            [sys.executable, "-m", "tools.demo"],
+            cwd=TEMPLATE_DIR,
             env=self.env(**extra),
             capture_output=True,
             text=True,

@@ -1,4 +1,4 @@
-"""The shared helpers in tests/support behave as the other template tests rely on."""
+"""The shared helpers in support/ behave as the other template tests rely on."""
 
 from __future__ import annotations
 

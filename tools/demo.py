@@ -1,5 +1,7 @@
 """`make demo`: bake the default project, serve it on loopback, seed it, hit it.
 
+Run from the repository root as `python -m tools.demo` (what `make demo` runs).
+
 Two modes (DEMO_MODE):
 - embedded: one gunicorn on SQLite, the in-process cache and eager Celery; needs
   nothing but Python. The default on a machine without Redis and PostgreSQL.
@@ -27,10 +29,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-
-from support import (  # noqa: E402  (the template tests' helpers, reused here)
+from support import (  # the helpers the template's tests share (support/)
+    TEMPLATE_DIR,
     ManagedProcess,
     bake,
     free_port,
@@ -41,7 +41,7 @@ from support import (  # noqa: E402  (the template tests' helpers, reused here)
     wait_for_http,
 )
 
-BUILD_DIR = Path(os.environ.get("DEMO_BUILD_DIR") or REPO / "build" / "demo")
+BUILD_DIR = Path(os.environ.get("DEMO_BUILD_DIR") or TEMPLATE_DIR / "build" / "demo")
 PACKAGE = "perf_service"
 SEED_ITEMS = os.environ.get("DEMO_SEED_ITEMS", "1000")
 DEMO_DATABASE = os.environ.get("DEMO_DATABASE") or "perf_service_demo"

@@ -1,4 +1,4 @@
-"""Shared helpers for the template's tests: bake, run, require services, processes.
+"""Shared helpers for the template's tests, bench and tools: bake, run, require services, processes.
 
 Import from here (``from support import bake, run_in_project``): the modules
 behind these names may move, these names will not.

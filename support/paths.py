@@ -3,8 +3,8 @@
 import sys
 from pathlib import Path
 
-# tests/support/paths.py -> the template repository root.
-TEMPLATE_DIR = Path(__file__).resolve().parents[2]
+# support/paths.py -> the template repository root.
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 
 # The venv running the tests also runs every baked project (it holds the union
 # of the generated projects' dependencies), so no bake needs its own venv.
