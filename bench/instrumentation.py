@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 os.environ.setdefault("BENCH_REDIS_DB", "4")
 
 from bench import project  # noqa: E402 - after choosing the Redis DB it reads at import
+from support.processes import free_port, running_process, wait_for_http  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
 SECTION = "## Instrumentation cost"
@@ -37,60 +37,34 @@ CONNECTIONS = 32
 TARGET = 0.05
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on."""
-    return project.support.free_port()
-
-
-def wait_until_ready(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
-    """Poll until the URL answers 200 (and the cache holds the page)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
 def requests_per_second(baked: project.BakedProject, env: dict[str, str], metrics: bool) -> float:
     """One measurement: a fresh gunicorn, a warm cache, wrk for SECONDS."""
     port = free_port()
     server_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "METRICS_ENABLED": str(int(metrics))}
-    with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "gunicorn.conf.py",
-                f"{baked.package}.wsgi:app",
-            ],
-            cwd=baked.root,
-            env=server_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "gunicorn.conf.py",
+        f"{baked.package}.wsgi:app",
+    ]
+    with (
+        tempfile.TemporaryDirectory() as logs,
+        running_process(
+            command, log_path=Path(logs) / "gunicorn.log", cwd=baked.root, env=server_env
+        ) as server,
+    ):
+        url = f"http://127.0.0.1:{port}{PATH}"
+        wait_for_http(url, timeout=60, process=server)
+        for _ in range(20):  # every worker has served (and cached) the page
+            urllib.request.urlopen(url, timeout=5).close()
+        wrk = subprocess.run(
+            ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", url],
+            capture_output=True,
+            text=True,
+            check=True,
         )
-        try:
-            url = f"http://127.0.0.1:{port}{PATH}"
-            wait_until_ready(url, server)
-            for _ in range(20):  # every worker has served (and cached) the page
-                urllib.request.urlopen(url, timeout=5).close()
-            wrk = subprocess.run(
-                ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", url],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-        finally:
-            project.support.stop_process_group(server.pid, reap=server.poll)
     match = re.search(r"Requests/sec:\s+([\d.]+)", wrk.stdout)
     if match is None or "Non-2xx" in wrk.stdout:
         raise RuntimeError(f"wrk did not measure cleanly:\n{wrk.stdout}")

@@ -49,7 +49,6 @@ from bench.project import (
 from bench.servers import (
     Server,
     ServerError,
-    free_port,
     http_get,
     render_local_nginx,
     start_server,
@@ -57,6 +56,7 @@ from bench.servers import (
     wait_until_up,
 )
 from bench.wrk import WrkError, WrkResult, run_wrk, write_hook
+from support.processes import free_port
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"

@@ -1,17 +1,19 @@
-"""Start, probe, measure and stop the server processes of one benchmark run."""
+"""Start, probe, measure and stop the server processes of one benchmark run.
+
+Starting, waiting and stopping are the shared process helper's (support.processes, on
+mirakuru): each server runs in a process group of its own, and stopping one stops its
+whole group.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import os
 import re
-import signal
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from support.processes import ManagedProcess, start_process, wait_for_http
 
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -26,14 +28,23 @@ class Server:
     """One process we started, the port it serves on and where its output goes."""
 
     name: str
-    process: subprocess.Popen
+    managed: ManagedProcess
     port: int
-    log_path: Path
+
+    @property
+    def process(self) -> subprocess.Popen[str]:
+        """The process we started (a gunicorn or nginx master, or uvicorn's)."""
+        return self.managed.popen
 
     @property
     def pid(self) -> int:
-        """The PID we started (a gunicorn or nginx master, or `flask run`)."""
-        return self.process.pid
+        """The PID we started, which is also its process-group id."""
+        return self.managed.pid
+
+    @property
+    def log_path(self) -> Path:
+        """Where the server's stdout and stderr go."""
+        return self.managed.log_path
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines the server wrote, to explain a failure."""
@@ -43,23 +54,12 @@ class Server:
             return "(no log)"
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now (the kernel picks it)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_server(
     name: str, argv: list[str], *, port: int, env: dict[str, str], cwd: Path, log_dir: Path
 ) -> Server:
-    """Start argv in its own session with output to log_dir/<name>.log."""
-    log_path = log_dir / f"{name}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    return Server(name=name, process=process, port=port, log_path=log_path)
+    """Start argv in its own session, in exactly `env`, with output to log_dir/<name>.log."""
+    managed = start_process(argv, log_path=log_dir / f"{name}.log", cwd=cwd, env=env)
+    return Server(name=name, managed=managed, port=port)
 
 
 def http_get(
@@ -77,54 +77,18 @@ def http_get(
 
 
 def wait_until_up(server: Server, path: str, timeout: float = STARTUP_TIMEOUT_S) -> None:
-    """Poll path until it answers 200; raise ServerError if the process dies or time runs out."""
-    deadline = time.monotonic() + timeout
-    last_problem = "no answer yet"
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise ServerError(
-                f"{server.name} exited with {server.process.returncode} before serving:\n"
-                f"{server.log_tail()}"
-            )
-        try:
-            status, _, body = http_get(server.port, path, timeout=2.0)
-        except OSError as exc:
-            last_problem = repr(exc)
-        else:
-            if status == 200:
-                return
-            last_problem = f"HTTP {status}: {body[:300]!r}"
-        time.sleep(0.2)
-    raise ServerError(
-        f"{server.name} did not answer 200 on {path} within {timeout:.0f}s "
-        f"({last_problem}):\n{server.log_tail()}"
-    )
+    """Wait until path answers 200; raise ServerError if the process dies or time runs out."""
+    try:
+        wait_for_http(
+            f"http://127.0.0.1:{server.port}{path}", timeout=timeout, process=server.managed
+        )
+    except (RuntimeError, TimeoutError) as exc:
+        raise ServerError(f"{server.name} did not come up: {exc}") from exc
 
 
 def stop_server(server: Server) -> None:
-    """Stop the process we started by its PID: TERM, then KILL if it lingers."""
-    if server.process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(server.pid, signal.SIGTERM)
-        if not _exited_unreaped(server.pid, STOP_TIMEOUT_S):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(server.pid, signal.SIGKILL)
-            _exited_unreaped(server.pid, STOP_TIMEOUT_S)
-        # The exited but unreaped master still holds its PID, so its process group (our
-        # session) cannot belong to anyone else yet: kill any worker left behind in it.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(server.pid, signal.SIGKILL)
-    server.process.wait(timeout=STOP_TIMEOUT_S)
-
-
-def _exited_unreaped(pid: int, timeout: float) -> bool:
-    """Wait until pid has exited without reaping it; False if it is still running."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-            return True
-        time.sleep(0.05)
-    return False
+    """Stop the server's whole process group: TERM, then KILL if anything of it lingers."""
+    server.managed.stop(STOP_TIMEOUT_S)
 
 
 def render_local_nginx(

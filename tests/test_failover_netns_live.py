@@ -44,6 +44,7 @@ from support import (
     require_executable,
     run_in_project,
     start_process,
+    wait_for_http,
 )
 from support.balancers import nginx_command, render_balancer_config
 
@@ -221,17 +222,11 @@ def start_host(project: Path, net: Network, host: int, seed: Path, work: Path) -
 
 def wait_for_host(net: Network, host: int, process: ManagedProcess, timeout: float = 60) -> None:
     """Until host `host` answers /healthz over the bridge."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.popen.poll() is not None:
-            pytest.fail(f"host {host}'s gunicorn exited:\n{process.log_tail()}")
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            connection = http.client.HTTPConnection(net.address(host), APP_PORT, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        time.sleep(0.3)
-    pytest.fail(f"host {host} did not answer within {timeout}s:\n{process.log_tail()}")
+    url = f"http://{net.address(host)}:{APP_PORT}/healthz"
+    try:
+        wait_for_http(url, timeout=timeout, process=process)
+    except (RuntimeError, TimeoutError) as error:  # its gunicorn exited, or time ran out
+        pytest.fail(f"host {host}: {error}")
 
 
 def free_loopback_port() -> int:

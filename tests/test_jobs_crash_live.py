@@ -41,7 +41,6 @@ from support import (
     require_service,
     run_python,
     start_process,
-    stop_process_group,
     throwaway_postgres_database,
 )
 
@@ -178,7 +177,7 @@ def kill_group(worker: ManagedProcess) -> None:
     """SIGKILL the worker's whole process group: the main process and its children."""
     os.killpg(worker.pid, signal.SIGKILL)
     worker.popen.wait(timeout=10)
-    stop_process_group(worker.pid, timeout=1)  # reaps nothing left; never signals others
+    worker.stop(timeout=1)  # nothing of it is left to signal; never signals others
 
 
 def job_states(deploy: Deployment) -> dict[int, tuple[str, int]]:
@@ -205,7 +204,7 @@ def kill_at_pause(deploy: Deployment, point: str) -> None:
         wait_for_log(worker, f"job paused at '{point}'", PAUSE_SEEN_SECONDS)
         kill_group(worker)
     finally:
-        stop_process_group(worker.pid, timeout=5)
+        worker.stop(timeout=5)
 
 
 def kill_while_running(deploy: Deployment) -> None:
@@ -215,7 +214,7 @@ def kill_while_running(deploy: Deployment) -> None:
         wait_for_log(worker, " done (attempt ", WORKER_READY_SECONDS)
         kill_group(worker)
     finally:
-        stop_process_group(worker.pid, timeout=5)
+        worker.stop(timeout=5)
 
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
@@ -239,7 +238,7 @@ def test_jobs_run_exactly_once_through_worker_kills(tmp_path: Path, broker: str)
                 time.sleep(0.5)
             recovered_in = time.monotonic() - started
         finally:
-            stop_process_group(final.pid, timeout=15)
+            final.stop(timeout=15)
         total, duplicated = imported_rows(deploy)
         commits = completions_logged(deploy)
 
@@ -325,8 +324,8 @@ def test_make_beat_runs_the_job_housekeeping(tmp_path: Path) -> None:
                     break
                 time.sleep(0.5)
         finally:
-            stop_process_group(beat.pid, timeout=10)
-            stop_process_group(worker.pid, timeout=15)
+            beat.stop(timeout=10)
+            worker.stop(timeout=15)
     assert ids["old"] not in states, f"the old finished job is still there\n{beat.log_tail()}"
     assert states[ids["stalled"]][0] == "failed", worker.log_tail()
     assert states[ids["recent"]][0] == "done"

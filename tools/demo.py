@@ -319,6 +319,8 @@ def main() -> int:
         demo.remove_data()
     if keep:
         if demo.server is not None:
+            # Handed over to the person: its process group outlives this script.
+            demo.server.release()
             KEPT_SERVER_PID.write_text(f"{demo.server.pid}\n", encoding="utf-8")
         say(f"running at {demo.base_url} ({mode}); stop it with: {demo.stop_command()}")
     else:
