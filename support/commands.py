@@ -10,9 +10,20 @@ from pathlib import Path
 
 from support.paths import VENV_BIN
 
-# Variables of the outer pytest run that must not leak into a baked project's own
-# pytest run (xdist worker ids, addopts, coverage hooks).
-_LEAKING_PREFIXES = ("PYTEST_", "COV_CORE_", "_PYTEST")
+# Variables of the outer run that must not leak into a baked project's commands: pytest's
+# (xdist worker ids, addopts, coverage hooks), and make's when the suite runs under
+# `make test`: the project's own `make` would take itself for a sub-make of ours (its
+# errors say `make[2]:`, and our flags and variables would pass on to it).
+_LEAKING_PREFIXES = (
+    "PYTEST_",
+    "COV_CORE_",
+    "_PYTEST",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
+    "MAKEOVERRIDES",
+    "MAKE_TERM",
+)
 
 OUTPUT_TAIL_CHARS = 6000
 
