@@ -437,6 +437,8 @@ def setup_rows(
         BENCH_REDIS_KEY=REDIS_BODY_KEY,
     )
     fastapi = start_fastapi(run, env, workers)
+    # The same app without gunicorn's access log: what a line costs, side by side.
+    quiet = start_generated_app(run, project, env, "app-no-access-log", GUNICORN_ACCESS_LOG="off")
     # Pages not stored, in a key space of its own (the fast path would otherwise find the
     # pages the cached instance stored); the item count is still cached, as in production.
     uncached = start_generated_app(
@@ -448,8 +450,9 @@ def setup_rows(
         CACHE_KEY_PREFIX="bench-uncached:",
     )
 
-    # Behind the balancer, as `make stack` runs them: two instances of two workers.
-    stack_env = {**env, "WEB_CONCURRENCY": "2"}
+    # Behind the balancer, as `make stack` runs them: two instances of two workers, with
+    # no access log of their own (nginx logs each request).
+    stack_env = {**env, "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": "off"}
     behind = [start_generated_app(run, project, stack_env, f"app-lb-{n}") for n in (1, 2)]
     balancer = start_nginx(
         run,
@@ -502,6 +505,15 @@ def setup_rows(
     )
     run.add_row(
         Row("cached", "generated app, cached, no Accept-Encoding", app.port, LIST_PATH, [app])
+    )
+    run.add_row(
+        Row(
+            "cached_no_access_log",
+            "same, gunicorn access log off (GUNICORN_ACCESS_LOG=off, as behind a balancer)",
+            quiet.port,
+            LIST_PATH,
+            [quiet],
+        )
     )
     run.add_row(
         Row(
