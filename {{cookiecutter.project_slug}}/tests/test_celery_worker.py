@@ -13,7 +13,6 @@ import os
 {%- if cookiecutter.database == 'postgresql' %}
 import signal
 {%- endif %}
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import require_service
+from conftest import closed_port, require_service
 from flask import Flask
 from flask.testing import FlaskClient
 from kombu import Connection
@@ -241,9 +240,7 @@ def test_the_worker_serves_its_task_metrics(
     broker_client: FlaskClient, auth_headers: dict[str, str], queue: str, tmp_path: Path
 ) -> None:
     log_path = tmp_path / "worker.log"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     status_url = broker_client.post("/api/reports", headers=auth_headers).json["status_url"]
     task = generate_report.name
     with celery_worker(queue, log_path, CELERY_METRICS_BIND=f"127.0.0.1:{port}"):
